@@ -1,0 +1,35 @@
+# bmru-analog: weights -> circuit -> sky130 layout -> DRC/LVS/PEX -> post-layout simulation.
+# Two commands on a fresh machine: `make demo` and `make test` (both run `make setup` first).
+
+PYTHON       := .venv/bin/python
+TRAIN_PYTHON := .venv-train/bin/python
+WEIGHTS      ?= examples/kws_yes_d4.npz
+INPUTS       ?= examples/kws_yes_test.npz
+N            ?= 50
+OUT          ?= build/$(basename $(notdir $(WEIGHTS)))
+
+.PHONY: help setup test test-fast demo infer clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+
+setup: .venv/.setup-stamp .venv-train/.setup-stamp  ## create .venv (3.12) and .venv-train (3.11 + torch), install system packages
+
+.venv/.setup-stamp .venv-train/.setup-stamp: pyproject.toml constraints.txt constraints-train.txt scripts/setup.sh
+	bash scripts/setup.sh
+
+test: setup  ## run the whole test suite (both environments)
+	$(PYTHON) -m pytest -q
+	$(TRAIN_PYTHON) -m pytest -q tests/train
+
+test-fast: setup  ## the suite without tests marked slow
+	$(PYTHON) -m pytest -q -m "not slow"
+
+infer: setup  ## software model on INPUTS: decisions and accuracy
+	$(PYTHON) -m bmru.infer $(WEIGHTS) $(INPUTS) -q --json $(OUT)/software.json
+
+demo: setup infer  ## the whole flow on the shipped example (grows with the project)
+	@echo "demo: software-model results in $(OUT)/software.json"
+
+clean:  ## remove build outputs (keeps the environments)
+	rm -rf build
