@@ -1,0 +1,157 @@
+"""Flat device list → placed and routed GDS (klayout.db), plus a PNG rendering.
+
+The schematic netlist is the single description of the circuit: :mod:`generators.netlist`
+flattens it to MOSFETs, this module draws one transistor cell per MOSFET (its multiplier as
+fingers) in rows and wires them with :mod:`generators.route`. Pins and labels on met3 carry
+the schematic's top-level port names, so LVS compares like with like.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import klayout.db as kdb
+
+from generators import route
+from generators.netlist import Device
+from pdk_sky130_180 import layers as L
+from pdk_sky130_180.devices import PFET, TERMINALS
+
+ROUTING_LAYERS = {"met1": L.MET1, "via": L.VIA, "met2": L.MET2, "via2": L.VIA2, "met3": L.MET3}
+CELL_GAP = 1500  # dbu between neighbouring cells in a row: clears every front-end spacing rule
+PFET_NWELL_MARGIN = 0  # rows of pfets get one shared n-well (all bodies tie to vdd)
+
+
+@dataclass(frozen=True)
+class CellTemplate:
+    """A transistor cell already in the target layout, and where its terminals' met1 pads are."""
+
+    cell_index: int
+    width: int  # dbu, the cell's bounding box starts at (0, 0)
+    height: int
+    pins: dict[str, tuple[int, int]]  # terminal (d, g, s, b) -> pad centre, dbu, cell coordinates
+
+
+CellFactory = Callable[[kdb.Layout, Device], CellTemplate]
+
+
+@dataclass(frozen=True)
+class LayoutResult:
+    top_cell: str
+    width_um: float
+    height_um: float
+    devices: int
+    rows: int
+    spine_nets: int
+
+
+def device_key(device: Device) -> tuple:
+    return (device.model, device.w_um, device.l_um, device.multiplier)
+
+
+def _rows(devices: list[Device], templates: dict[tuple, CellTemplate], max_width: int) -> list[list[Device]]:
+    """Fill rows left to right; nfets and pfets never share a row (pfet rows share an n-well)."""
+    rows: list[list[Device]] = []
+    for is_pfet in (False, True):
+        current: list[Device] = []
+        used = 0
+        for device in (d for d in devices if (d.model == PFET) == is_pfet):
+            width = templates[device_key(device)].width + CELL_GAP
+            if current and used + width > max_width:
+                rows.append(current)
+                current, used = [], 0
+            current.append(device)
+            used += width
+        if current:
+            rows.append(current)
+    return rows
+
+
+def build(devices: list[Device], top_pins: tuple[str, ...], top_name: str, make_cell: CellFactory,
+          row_width_um: float | None = None) -> tuple[kdb.Layout, LayoutResult]:
+    """Place and route ``devices`` into a new layout whose top cell is ``top_name``."""
+    if not devices:
+        raise ValueError("the netlist has no devices to lay out")
+    layout = kdb.Layout()
+    layout.dbu = 1.0 / route.NM
+    templates: dict[tuple, CellTemplate] = {}
+    for device in devices:
+        key = device_key(device)
+        if key not in templates:
+            templates[key] = make_cell(layout, device)
+    if row_width_um is None:  # aim for a roughly square block
+        area = sum((templates[device_key(d)].width + CELL_GAP) * templates[device_key(d)].height * 3 for d in devices)
+        row_width_um = max(40.0, math.sqrt(area) / route.NM)
+    rows = _rows(sorted(devices, key=lambda d: d.name), templates, int(row_width_um * route.NM))
+
+    top = layout.create_cell(top_name)
+    pins_by_row: list[list[route.Pin]] = []
+    row_tops: list[int] = []
+    y = 0
+    right = 0
+    for index, row in enumerate(rows):
+        x = 0
+        height = max(templates[device_key(d)].height for d in row)
+        pins: list[route.Pin] = []
+        for device in row:
+            template = templates[device_key(device)]
+            top.insert(kdb.CellInstArray(template.cell_index, kdb.Trans(x, y)))
+            for terminal in TERMINALS:
+                px, py = template.pins[terminal]
+                pins.append(route.Pin(device.nets[terminal], x + px, y + py))
+            x += template.width + CELL_GAP
+        right = max(right, x)
+        if row[0].model == PFET:
+            well = layout.layer(*L.NWELL.gds)
+            top.shapes(well).insert(kdb.Box(-PFET_NWELL_MARGIN, y, x - CELL_GAP, y + height))
+        pins_by_row.append(pins)
+        row_tops.append(y + height)
+        y = y + height + route.channel_height(len(route.channel_nets(pins)))
+
+    plan = route.route(pins_by_row, row_tops, right, top_pins)
+    for rect in plan.rects:
+        layer = layout.layer(*ROUTING_LAYERS[rect.layer].gds)
+        top.shapes(layer).insert(kdb.Box(rect.left, rect.bottom, rect.right, rect.top))
+    pin_layer = layout.layer(*L.MET3_PIN.gds)
+    label_layer = layout.layer(*L.MET3_LABEL.gds)
+    half = route.TRACK_WIDTH // 2
+    for net in top_pins:
+        x, y_track, _, _ = route.pin_label_position(plan, net)
+        top.shapes(pin_layer).insert(kdb.Box(x - half, y_track - half, x + half, y_track + half))
+        top.shapes(label_layer).insert(kdb.Text(net, kdb.Trans(x, y_track)))
+    boundary = layout.layer(*L.PR_BOUNDARY.gds)
+    top.shapes(boundary).insert(top.bbox())
+    box = top.dbbox()
+    return layout, LayoutResult(top_name, round(box.width(), 3), round(box.height(), 3), len(devices),
+                                len(rows), len(plan.spine))
+
+
+def write_gds(layout: kdb.Layout, path: str | os.PathLike) -> None:
+    """Write GDS deterministically (no timestamps, no context info) and atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    options = kdb.SaveLayoutOptions()
+    options.format = "GDS2"
+    options.write_context_info = False
+    options.gds2_write_timestamps = False
+    layout.write(str(tmp), options)
+    os.replace(tmp, path)
+
+
+def render_png(gds_path: str | os.PathLike, png_path: str | os.PathLike, width: int = 1600, height: int = 1200) -> None:
+    """Render the GDS headless with klayout.lay (all hierarchy levels, fitted)."""
+    import klayout.lay as lay
+
+    png_path = Path(png_path)
+    tmp = png_path.with_name(f".{png_path.stem}.tmp.png")
+    view = lay.LayoutView()
+    view.load_layout(str(gds_path), True)
+    view.max_hier()
+    view.zoom_fit()
+    view.save_image(str(tmp), width, height)
+    os.replace(tmp, png_path)

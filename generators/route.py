@@ -1,0 +1,156 @@
+"""Row placement and channel routing: correct by construction, so LVS holds for any netlist.
+
+Floorplan (all lengths in database units of 1 nm, on the 5 nm grid):
+
+    spine (met2 columns, one per net used in more than one channel) ──────────────┐
+    channel 1: one met3 track per net touched by row 1                      ─ ─ ─ │
+    row 1:     device cells (pfet rows share one n-well)                          │
+    channel 0: one met3 track per net touched by row 0                      ─ ─ ─ │
+    row 0:     device cells                                                       │
+
+Every device terminal is a met1 pad; a via1 on it starts a vertical met2 stub that runs up,
+straight, to its net's met3 track in the channel above its row, where a via2 joins them.
+Stubs of one row sit at distinct x (the cells guarantee a pin pitch), tracks at distinct y,
+and spine columns at distinct x right of every row, so two nets can only meet on different
+metal layers, never touch. Cells draw nothing above met1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pdk_sky130_180 import rules as R
+
+NM = 1000  # database units per µm
+
+
+def dbu(value_um: float) -> int:
+    return int(round(R.snap(value_um) * NM))
+
+
+# via1 landing pads (met1 and met2) and via2 landing pads (met2 and met3), from the rules
+VIA1 = dbu(R.VIA_SIZE.value)
+VIA1_PAD = dbu(R.VIA_SIZE.value + 2 * R.M1_VIA_ENC_DIR.value)  # also covers m2.5 (same value)
+VIA2 = dbu(R.VIA2_SIZE.value)
+VIA2_PAD_M2 = dbu(R.VIA2_SIZE.value + 2 * R.M2_VIA2_ENC_DIR.value)
+TRACK_WIDTH = dbu(R.snap_up(R.VIA2_SIZE.value + 2 * R.M3_VIA2_ENC.value))
+TRACK_PITCH = TRACK_WIDTH + dbu(R.M3_SPACE.value) + 2 * dbu(R.GRID)
+STUB_WIDTH = dbu(max(R.M2_WIDTH.value, 0.2))
+STUB_PITCH = max(VIA1_PAD, VIA2_PAD_M2) + dbu(R.M2_SPACE.value) + 2 * dbu(R.GRID)
+CHANNEL_MARGIN = 2 * NM  # clear space between a row's cells and the channel's first/last track
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A terminal's met1 pad centre (absolute, dbu) and the net it belongs to."""
+
+    net: str
+    x: int
+    y: int
+
+
+@dataclass(frozen=True)
+class Rect:
+    layer: str  # a routing layer name: met1, via, met2, via2, met3
+    left: int
+    bottom: int
+    right: int
+    top: int
+
+
+@dataclass
+class RoutePlan:
+    """Everything the router draws, as plain rectangles, plus where each net's track runs."""
+
+    rects: list[Rect] = field(default_factory=list)
+    tracks: dict[tuple[int, str], tuple[int, int, int]] = field(default_factory=dict)  # (row, net) -> (y, x0, x1)
+    spine: dict[str, int] = field(default_factory=dict)  # net -> column x
+    width: int = 0
+    height: int = 0
+
+
+def _square(layer: str, x: int, y: int, size: int) -> Rect:
+    half = size // 2
+    return Rect(layer, x - half, y - half, x - half + size, y - half + size)
+
+
+def channel_height(nets: int) -> int:
+    return 2 * CHANNEL_MARGIN + max(nets, 1) * TRACK_PITCH
+
+
+def check_pin_pitch(row: int, pins: list[Pin]) -> None:
+    """Stubs of one row must not touch: their x must differ by at least STUB_PITCH."""
+    xs = sorted(p.x for p in pins)
+    for a, b in zip(xs, xs[1:]):
+        if b - a < STUB_PITCH:
+            raise ValueError(f"row {row}: two pins {(b - a) / NM:.3f} µm apart in x, the router needs "
+                             f"{STUB_PITCH / NM:.3f} µm (cell pin pitch too small)")
+
+
+def route(rows: list[list[Pin]], row_tops: list[int], row_right: int,
+          top_pins: tuple[str, ...]) -> RoutePlan:
+    """Route every net. ``row_tops[k]`` is the top edge of row k; channel k lies above it.
+
+    The caller places row k+1 at ``row_tops[k] + channel_height(len(nets of row k))``;
+    :func:`channel_nets` gives those nets. Top-level pins get their label on their track in
+    the lowest channel that carries them.
+    """
+    plan = RoutePlan()
+    spine_x = row_right + 2 * NM
+    channels = [channel_nets(pins) for pins in rows]
+    rows_of_net: dict[str, list[int]] = {}
+    for index, nets in enumerate(channels):
+        for net in nets:
+            rows_of_net.setdefault(net, []).append(index)
+    missing = [p for p in top_pins if p not in rows_of_net]
+    if missing:
+        raise ValueError(f"top-level pins connect to no device: {', '.join(missing)}")
+    spine_nets = sorted(n for n, r in rows_of_net.items() if len(r) > 1)
+    for column, net in enumerate(spine_nets):
+        plan.spine[net] = spine_x + column * STUB_PITCH
+    plan.width = (spine_x + len(spine_nets) * STUB_PITCH + NM) if spine_nets else row_right + NM
+
+    for index, (pins, nets) in enumerate(zip(rows, channels)):
+        check_pin_pitch(index, pins)
+        base = row_tops[index] + CHANNEL_MARGIN + TRACK_PITCH // 2
+        track_y = {net: base + position * TRACK_PITCH for position, net in enumerate(nets)}
+        for net in nets:
+            xs = [p.x for p in pins if p.net == net]
+            x0, x1 = min(xs), max(xs)
+            if net in plan.spine:
+                x1 = max(x1, plan.spine[net])
+            x0, x1 = x0 - TRACK_WIDTH // 2, x1 + TRACK_WIDTH // 2
+            y = track_y[net]
+            plan.tracks[(index, net)] = (y, x0, x1)
+            plan.rects.append(Rect("met3", x0, y - TRACK_WIDTH // 2, x1, y - TRACK_WIDTH // 2 + TRACK_WIDTH))
+            if net in plan.spine:
+                plan.rects += _via2_stack(plan.spine[net], y)
+        for pin in pins:
+            y = track_y[pin.net]
+            plan.rects.append(_square("via", pin.x, pin.y, VIA1))
+            plan.rects.append(_square("met1", pin.x, pin.y, VIA1_PAD))
+            plan.rects.append(_square("met2", pin.x, pin.y, VIA1_PAD))
+            plan.rects.append(Rect("met2", pin.x - STUB_WIDTH // 2, pin.y, pin.x - STUB_WIDTH // 2 + STUB_WIDTH, y))
+            plan.rects += _via2_stack(pin.x, y)
+        plan.height = max(plan.height, row_tops[index] + channel_height(len(nets)))
+
+    for net, x in plan.spine.items():
+        ys = [plan.tracks[(r, net)][0] for r in rows_of_net[net]]
+        plan.rects.append(Rect("met2", x - STUB_WIDTH // 2, min(ys), x - STUB_WIDTH // 2 + STUB_WIDTH, max(ys)))
+    return plan
+
+
+def _via2_stack(x: int, y: int) -> list[Rect]:
+    return [_square("via2", x, y, VIA2), _square("met2", x, y, VIA2_PAD_M2)]
+
+
+def channel_nets(pins: list[Pin]) -> list[str]:
+    """The nets a row's channel carries, in a fixed (sorted) order."""
+    return sorted({p.net for p in pins})
+
+
+def pin_label_position(plan: RoutePlan, net: str) -> tuple[int, int, int, int]:
+    """(x, y, x0, x1) of the track that carries top-level pin ``net`` (lowest channel)."""
+    row = min(r for (r, n) in plan.tracks if n == net)
+    y, x0, x1 = plan.tracks[(row, net)]
+    return x0 + TRACK_WIDTH // 2, y, x0, x1
