@@ -22,7 +22,8 @@ from pdk_sky130_180 import layers as L
 from pdk_sky130_180.devices import PFET, TERMINALS
 
 ROUTING_LAYERS = {"met1": L.MET1, "via": L.VIA, "met2": L.MET2, "via2": L.VIA2, "met3": L.MET3}
-CELL_GAP = 1500  # dbu between neighbouring cells in a row: clears every front-end spacing rule
+CELL_GAP = 2700  # dbu between cells in a row: room for both cells' pin pads (two columns each side)
+PAD_OFFSET = 500  # dbu from a cell's edge to its nearest pin-pad column
 PFET_NWELL_MARGIN = 0  # rows of pfets get one shared n-well (all bodies tie to vdd)
 
 
@@ -34,6 +35,7 @@ class CellTemplate:
     width: int  # dbu, the cell's bounding box starts at (0, 0)
     height: int
     pins: dict[str, tuple[int, int]]  # terminal (d, g, s, b) -> pad centre, dbu, cell coordinates
+    pin_layers: dict[str, str]  # terminal -> "met1" or "met2"
 
 
 CellFactory = Callable[[kdb.Layout, Device], CellTemplate]
@@ -102,7 +104,7 @@ def build(devices: list[Device], top_pins: tuple[str, ...], top_name: str, make_
             top.insert(kdb.CellInstArray(template.cell_index, kdb.Trans(x, y)))
             for terminal in TERMINALS:
                 px, py = template.pins[terminal]
-                pins.append(route.Pin(device.nets[terminal], x + px, y + py))
+                pins.append(route.Pin(device.nets[terminal], x + px, y + py, template.pin_layers[terminal]))
             x += template.width + CELL_GAP
         right = max(right, x)
         if row[0].model == PFET:
@@ -128,6 +130,70 @@ def build(devices: list[Device], top_pins: tuple[str, ...], top_name: str, make_
     box = top.dbbox()
     return layout, LayoutResult(top_name, round(box.width(), 3), round(box.height(), 3), len(devices),
                                 len(rows), len(plan.spine))
+
+
+# terminal names of generators.cells.transistor ports
+PORT_OF_TERMINAL = {"d": "drain", "g": "gate", "s": "source", "b": "body"}
+METAL_OF_LAYER = {L.MET1.gds: "met1", L.MET2.gds: "met2"}
+
+
+def transistor_cell(layout: kdb.Layout, device: Device) -> CellTemplate:
+    """The project's multi-finger transistor (one finger per unit of the multiplier), wrapped
+    with a pin pad per terminal outside its bounding box, on distinct x columns.
+
+    Each port is extended straight out of its side (east or west) to a pad column: met2
+    ports get the column nearest the cell (so no met2 jog crosses another pin's stub), met1
+    ports the columns beyond. Met1 jogs may pass a nearer met1 pad only if they clear it.
+    """
+    from generators.cells import transistor  # gdsfactory; imported only when drawing
+
+    polarity = "p" if device.model == PFET else "n"
+    component = transistor.mosfet(polarity=polarity, w=device.w_um, l=device.l_um,
+                                  fingers=device.multiplier, tap=True)
+    wrapper = layout.create_cell(f"{polarity}fet_w{device.w_um:g}_l{device.l_um:g}_f{device.multiplier}".replace(".", "p"))
+    inner = layout.create_cell(component.name)
+    inner.copy_tree(component.kdb_cell)
+    box = inner.bbox()
+    ports = {}
+    for terminal, port_name in PORT_OF_TERMINAL.items():
+        port = component.ports[port_name]
+        metal = METAL_OF_LAYER[(port.layer_info.layer, port.layer_info.datatype)]
+        side = "e" if port.orientation == 0 else "w"
+        ports[terminal] = (int(round(port.dcenter[0] * route.NM)), int(round(port.dcenter[1] * route.NM)),
+                           int(port.width), metal, side)
+    pins: dict[str, tuple[int, int]] = {}
+    layers: dict[str, str] = {}
+    for side, edge, step in (("e", box.right + PAD_OFFSET, route.STUB_PITCH),
+                             ("w", box.left - PAD_OFFSET, -route.STUB_PITCH)):
+        on_side = sorted((t for t, p in ports.items() if p[4] == side), key=lambda t: (ports[t][3] != "met2", t))
+        for column, terminal in enumerate(on_side):
+            px, py, width, metal, _ = ports[terminal]
+            x = edge + column * step
+            half_pad = route.VIA1_PAD // 2
+            x0, x1 = sorted((px, x + (half_pad if step > 0 else -half_pad)))
+            inner_layer = layout.layer(*(L.MET1 if metal == "met1" else L.MET2).gds)
+            wrapper.shapes(inner_layer).insert(kdb.Box(x0, py - width // 2, x1, py - width // 2 + width))
+            pins[terminal] = (x, py)
+            layers[terminal] = metal
+        _check_jogs(device, [(ports[t][1], ports[t][2], pins[t][0], layers[t]) for t in on_side])
+    wrapper.insert(kdb.CellInstArray(inner.cell_index(), kdb.Trans()))
+    full = wrapper.bbox()
+    # re-origin the wrapper so its bounding box starts at (0, 0)
+    shifted = layout.create_cell(wrapper.name + "_p")
+    shifted.insert(kdb.CellInstArray(wrapper.cell_index(), kdb.Trans(-full.left, -full.bottom)))
+    return CellTemplate(shifted.cell_index(), full.width(), full.height(),
+                        {t: (x - full.left, y - full.bottom) for t, (x, y) in pins.items()}, layers)
+
+
+def _check_jogs(device: Device, jogs: list[tuple[int, int, int, str]]) -> None:
+    """A met1 jog that runs past a nearer met1 pad must clear it by the met1 spacing."""
+    from pdk_sky130_180.rules import M1_SPACE
+
+    space = int(round(M1_SPACE.value * route.NM))
+    for index, (y, width, _, metal) in enumerate(jogs):
+        for y_near, _, _, metal_near in jogs[:index]:
+            if metal == metal_near == "met1" and abs(y - y_near) < width // 2 + route.VIA1_PAD // 2 + space:
+                raise ValueError(f"{device.name}: transistor pins too close in y to bring out side by side")
 
 
 def write_gds(layout: kdb.Layout, path: str | os.PathLike) -> None:

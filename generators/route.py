@@ -12,7 +12,8 @@ Every device terminal is a met1 pad; a via1 on it starts a vertical met2 stub th
 straight, to its net's met3 track in the channel above its row, where a via2 joins them.
 Stubs of one row sit at distinct x (the cells guarantee a pin pitch), tracks at distinct y,
 and spine columns at distinct x right of every row, so two nets can only meet on different
-metal layers, never touch. Cells draw nothing above met1.
+metal layers, never touch. Cells draw nothing above met2, and met2 only inside their own
+bounding box (pin pads sit outside it, see :func:`generators.layout.transistor_cell`).
 """
 
 from __future__ import annotations
@@ -42,11 +43,12 @@ CHANNEL_MARGIN = 2 * NM  # clear space between a row's cells and the channel's f
 
 @dataclass(frozen=True)
 class Pin:
-    """A terminal's met1 pad centre (absolute, dbu) and the net it belongs to."""
+    """A terminal's pad centre (absolute, dbu), its metal and the net it belongs to."""
 
     net: str
     x: int
     y: int
+    layer: str = "met1"  # "met1" (the router adds a via1) or "met2" (the stub starts on it)
 
 
 @dataclass(frozen=True)
@@ -127,8 +129,9 @@ def route(rows: list[list[Pin]], row_tops: list[int], row_right: int,
                 plan.rects += _via2_stack(plan.spine[net], y)
         for pin in pins:
             y = track_y[pin.net]
-            plan.rects.append(_square("via", pin.x, pin.y, VIA1))
-            plan.rects.append(_square("met1", pin.x, pin.y, VIA1_PAD))
+            if pin.layer == "met1":
+                plan.rects.append(_square("via", pin.x, pin.y, VIA1))
+                plan.rects.append(_square("met1", pin.x, pin.y, VIA1_PAD))
             plan.rects.append(_square("met2", pin.x, pin.y, VIA1_PAD))
             plan.rects.append(Rect("met2", pin.x - STUB_WIDTH // 2, pin.y, pin.x - STUB_WIDTH // 2 + STUB_WIDTH, y))
             plan.rects += _via2_stack(pin.x, y)
