@@ -26,7 +26,7 @@ def pad_cell(layout: kdb.Layout, device: Device) -> array_layout.CellTemplate:
         x, y = 300 + index * pitch, 400
         cell.shapes(met1).insert(kdb.Box(x - PAD // 2, y - PAD // 2, x + PAD // 2, y + PAD // 2))
         pins[terminal] = (x, y)
-    return array_layout.CellTemplate(cell.cell_index(), 600 + 3 * pitch, 800, pins)
+    return array_layout.CellTemplate(cell.cell_index(), 600 + 3 * pitch, 800, pins, dict.fromkeys(pins, "met1"))
 
 
 def random_devices(seed: int, count: int, nets: int) -> list[Device]:
