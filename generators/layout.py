@@ -24,7 +24,7 @@ from pdk_sky130_180.devices import PFET, TERMINALS
 ROUTING_LAYERS = {"met1": L.MET1, "via": L.VIA, "met2": L.MET2, "via2": L.VIA2, "met3": L.MET3}
 CELL_GAP = 2700  # dbu between cells in a row: room for both cells' pin pads (two columns each side)
 PAD_OFFSET = 500  # dbu from a cell's edge to its nearest pin-pad column
-PFET_NWELL_MARGIN = 0  # rows of pfets get one shared n-well (all bodies tie to vdd)
+PFET_NWELL_MARGIN = 0  # rows of pfets get one shared n-well (all their bodies tie to one net)
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,16 @@ CellFactory = Callable[[kdb.Layout, Device], CellTemplate]
 
 
 @dataclass(frozen=True)
+class PlacedDevice:
+    name: str
+    x: int  # dbu, lower-left corner of the device's cell (pads included)
+    y: int
+    width: int
+    height: int
+    pins: dict[str, tuple[int, int]]  # terminal -> absolute pad centre, dbu
+
+
+@dataclass(frozen=True)
 class LayoutResult:
     top_cell: str
     width_um: float
@@ -49,6 +59,7 @@ class LayoutResult:
     devices: int
     rows: int
     spine_nets: int
+    placed: tuple[PlacedDevice, ...]
 
 
 def device_key(device: Device) -> tuple:
@@ -56,12 +67,16 @@ def device_key(device: Device) -> tuple:
 
 
 def _rows(devices: list[Device], templates: dict[tuple, CellTemplate], max_width: int) -> list[list[Device]]:
-    """Fill rows left to right; nfets and pfets never share a row (pfet rows share an n-well)."""
+    """Fill rows left to right. A row holds one polarity and one body net: a pfet row shares one
+    n-well, and pfets on different supplies (vdd_cells, vdd_ff, ...) must not share a well."""
     rows: list[list[Device]] = []
-    for is_pfet in (False, True):
+    groups: dict[tuple[bool, str], list[Device]] = {}
+    for device in devices:
+        groups.setdefault((device.model == PFET, device.nets["b"]), []).append(device)
+    for key in sorted(groups):
         current: list[Device] = []
         used = 0
-        for device in (d for d in devices if (d.model == PFET) == is_pfet):
+        for device in groups[key]:
             width = templates[device_key(device)].width + CELL_GAP
             if current and used + width > max_width:
                 rows.append(current)
@@ -92,6 +107,7 @@ def build(devices: list[Device], top_pins: tuple[str, ...], top_name: str, make_
 
     top = layout.create_cell(top_name)
     pins_by_row: list[list[route.Pin]] = []
+    placed: list[PlacedDevice] = []
     row_tops: list[int] = []
     y = 0
     right = 0
@@ -105,6 +121,8 @@ def build(devices: list[Device], top_pins: tuple[str, ...], top_name: str, make_
             for terminal in TERMINALS:
                 px, py = template.pins[terminal]
                 pins.append(route.Pin(device.nets[terminal], x + px, y + py, template.pin_layers[terminal]))
+            placed.append(PlacedDevice(device.name, x, y, template.width, template.height,
+                                       {t: (x + px, y + py) for t, (px, py) in template.pins.items()}))
             x += template.width + CELL_GAP
         right = max(right, x)
         if row[0].model == PFET:
@@ -129,7 +147,7 @@ def build(devices: list[Device], top_pins: tuple[str, ...], top_name: str, make_
     top.shapes(boundary).insert(top.bbox())
     box = top.dbbox()
     return layout, LayoutResult(top_name, round(box.width(), 3), round(box.height(), 3), len(devices),
-                                len(rows), len(plan.spine))
+                                len(rows), len(plan.spine), tuple(placed))
 
 
 # terminal names of generators.cells.transistor ports

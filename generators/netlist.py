@@ -51,6 +51,7 @@ class Device:
     w_um: float = 0.0
     l_um: float = 0.0
     multiplier: int = 1
+    blocks: tuple[str, ...] = ()  # sub-circuit names from the top down to the device's parent
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:
@@ -122,7 +123,7 @@ def flatten(circuits: dict[str, Subckt], top: str) -> list[Device]:
     models = {name.lower() for name in DEVICE_NAMES}
     devices: list[Device] = []
 
-    def visit(circuit: Subckt, prefix: str, net_map: dict[str, str]) -> None:
+    def visit(circuit: Subckt, prefix: str, net_map: dict[str, str], blocks: tuple[str, ...]) -> None:
         def net(name: str) -> str:
             if name in net_map:
                 return net_map[name]
@@ -140,16 +141,16 @@ def flatten(circuits: dict[str, Subckt], top: str) -> list[Device]:
                     raise NetlistError(f"{path}: multiplier m must be a positive integer")
                 devices.append(Device(path, inst.cell, dict(zip(TERMINALS, map(net, inst.nets))),
                                       _number(inst.param("w", "0"), f"{path} w"),
-                                      _number(inst.param("l", "0"), f"{path} l"), int(multiplier)))
+                                      _number(inst.param("l", "0"), f"{path} l"), int(multiplier), blocks))
             elif inst.cell in circuits:
                 child = circuits[inst.cell]
                 if len(child.pins) != len(inst.nets):
                     raise NetlistError(f"{path}: {inst.cell} has {len(child.pins)} pins, instance gives {len(inst.nets)}")
-                visit(child, path + "/", dict(zip(child.pins, map(net, inst.nets))))
+                visit(child, path + "/", dict(zip(child.pins, map(net, inst.nets))), blocks + (child.name,))
             else:
                 raise NetlistError(f"{path}: unknown sub-circuit {inst.cell!r}")
 
-    visit(circuits[top], "", {pin: pin for pin in circuits[top].pins})
+    visit(circuits[top], "", {pin: pin for pin in circuits[top].pins}, (top,))
     return devices
 
 

@@ -63,34 +63,17 @@ def test_router_connects_exactly_the_nets(seed, count, nets, row_width):
     # every pad of the same intended net lands on the same extracted net, different nets differ
     met1 = l2n.layer_by_name("met1")
     probes: dict[str, set] = {}
-    for (device, pins) in _absolute_pins(layout, top, devices):
-        for terminal, (x, y) in pins.items():
+    by_name = {d.name: d for d in devices}
+    for placed in result.placed:
+        for terminal, (x, y) in placed.pins.items():
             net = l2n.probe_net(met1, kdb.DPoint(x / 1000, y / 1000))
-            assert net is not None, f"{device.name}.{terminal} not connected"
-            probes.setdefault(device.nets[terminal], set()).add(net.cluster_id)
+            assert net is not None, f"{placed.name}.{terminal} not connected"
+            probes.setdefault(by_name[placed.name].nets[terminal], set()).add(net.cluster_id)
+    assert len(result.placed) == len(devices)
     for name, clusters in probes.items():
         assert len(clusters) == 1, f"net {name} split into {len(clusters)} pieces"
     all_clusters = [next(iter(c)) for c in probes.values()]
     assert len(set(all_clusters)) == len(all_clusters), "two nets shorted"
-
-
-def _absolute_pins(layout, top, devices):
-    """Recompute pad positions the way build() placed them (same order of instances)."""
-    templates = {}
-    for device in devices:
-        key = array_layout.device_key(device)
-        if key not in templates:
-            scratch = kdb.Layout()
-            templates[key] = pad_cell(scratch, device)
-    insts = list(top.each_inst())
-    order = sorted(devices, key=lambda d: d.name)
-    # build() places nfet rows first, then pfet rows, each in name order, left to right
-    ordered = [d for d in order if d.model != PFET] + [d for d in order if d.model == PFET]
-    positions = sorted(((i.trans.disp.y, i.trans.disp.x) for i in insts))
-    # rows are filled in order, so sorting placed instances by (y, x) gives the same order
-    for device, (y, x) in zip(ordered, positions):
-        template = templates[array_layout.device_key(device)]
-        yield device, {t: (x + px, y + py) for t, (px, py) in template.pins.items()}
 
 
 def test_same_input_same_bytes(tmp_path):

@@ -1,0 +1,113 @@
+"""``python -m generators.array WEIGHTS [-o OUT]``: weights → spec, schematic, layout, picture.
+
+Writes ``spec.json`` (hardware spec plus layout area), ``schematic.spice`` (hierarchical, the
+LVS reference), ``layout.gds`` (top cell ``bmru_top``, pins named as the schematic's ports) and
+``layout.png``. Everything is checked before the first file is written, and every file is
+written to a temporary name and renamed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bmru.cli import fail, progress, write_json
+from bmru.weights import WeightsError, atomic_write, load_weights
+from generators import layout as array_layout
+from generators.mapping import TOP_NAME, HardwareSpec, MappingConfig, MappingError, map_network, spec_to_dict
+from generators.netlist import Device, flatten, parse_spice, unreachable_devices
+from generators.schematic import schematic_text
+
+CELL_BLOCK_PREFIX = "bmru_cell"  # sub-circuits of the BMRU cells (generators.spice_cells)
+WEIGHT_BLOCK_PREFIX = "fc_"  # sub-circuits of the weight mirror arrays
+
+
+@dataclass(frozen=True)
+class ArrayOutputs:
+    spec: Path
+    schematic: Path
+    layout: Path
+    picture: Path
+    area: dict
+    seconds: dict
+
+
+def area_report(spec: HardwareSpec, devices: list[Device], result: array_layout.LayoutResult) -> dict:
+    """Areas in µm²: the whole block, device cells, one BMRU cell, and one weight on average."""
+    um2 = 1e-6  # dbu² → µm²
+    device_area = {p.name: (p.width + array_layout.CELL_GAP) * p.height * um2 for p in result.placed}
+
+    def area_in(prefix: str) -> float:
+        return sum(device_area[d.name] for d in devices if any(b.startswith(prefix) for b in d.blocks))
+
+    weights = sum(len(p.weight_fingers) * len(p.weight_fingers[0]) for p in spec.projections)
+    cells = len(spec.cells)
+    return {
+        "total": round(result.width_um * result.height_um, 1),
+        "width_um": result.width_um,
+        "height_um": result.height_um,
+        "devices": round(sum(device_area.values()), 1),
+        "per_bmru_cell": round(area_in(CELL_BLOCK_PREFIX) / cells, 1) if cells else 0.0,
+        "per_weight": round(area_in(WEIGHT_BLOCK_PREFIX) / weights, 1) if weights else 0.0,
+        "rows": result.rows,
+        "device_instances": result.devices,
+    }
+
+
+def generate(weights_path: str | Path, out: str | Path, config: MappingConfig = MappingConfig(),
+             picture: bool = True) -> ArrayOutputs:
+    """The whole generator. Raises WeightsError / MappingError before writing anything."""
+    out = Path(out)
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    net = load_weights(weights_path)
+    spec = map_network(net, config)
+    text = schematic_text(spec)
+    devices = flatten(parse_spice(text), TOP_NAME)
+    floating = unreachable_devices(devices, spec.top_pins)
+    if floating:
+        raise MappingError(f"schematic: devices not connected to any pin: {', '.join(floating[:5])}")
+    seconds["mapping_schematic"] = time.perf_counter() - start
+    progress(f"[array] {len(devices)} devices ({sum(d.multiplier for d in devices)} fingers); placing and routing")
+
+    start = time.perf_counter()
+    layout, result = array_layout.build(devices, spec.top_pins, TOP_NAME, array_layout.transistor_cell)
+    seconds["layout"] = time.perf_counter() - start
+    area = area_report(spec, devices, result)
+
+    paths = ArrayOutputs(out / "spec.json", out / "schematic.spice", out / "layout.gds", out / "layout.png", area,
+                         seconds)
+    data = spec_to_dict(spec)
+    data["area_um2"] = area
+    write_json(paths.spec, data)
+    atomic_write(paths.schematic, lambda tmp: Path(tmp).write_text(text))
+    array_layout.write_gds(layout, paths.layout)
+    if picture:
+        start = time.perf_counter()
+        array_layout.render_png(paths.layout, paths.picture)
+        seconds["picture"] = time.perf_counter() - start
+    progress(f"[array] {result.width_um:.1f} x {result.height_um:.1f} µm = {area['total']:.0f} µm², "
+             f"{result.rows} rows -> {out}")
+    return paths
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m generators.array",
+        description="Map a bmru-fq/1 network to hardware and write spec.json, schematic.spice, "
+                    "layout.gds (sky130) and layout.png.")
+    parser.add_argument("weights", help="bmru-fq/1 weights file (.npz)")
+    parser.add_argument("-o", "--out", default=None, help="output folder (default build/<weights stem>/)")
+    parser.add_argument("--no-picture", action="store_true", help="skip layout.png")
+    args = parser.parse_args(argv)
+    out = Path(args.out) if args.out else Path("build") / Path(args.weights).stem
+    try:
+        generate(args.weights, out, picture=not args.no_picture)
+    except (WeightsError, MappingError) as error:
+        fail(str(error))
+
+
+if __name__ == "__main__":
+    main()
