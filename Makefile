@@ -8,7 +8,7 @@ INPUTS       ?= examples/kws_yes_test.npz
 N            ?= 50
 OUT          ?= build/$(basename $(notdir $(WEIGHTS)))
 
-.PHONY: help setup test test-fast demo infer clean
+.PHONY: help setup test test-fast demo infer array drc lvs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -28,7 +28,19 @@ test-fast: setup  ## the suite without tests marked slow
 infer: setup  ## software model on INPUTS: decisions and accuracy
 	$(PYTHON) -m bmru.infer $(WEIGHTS) $(INPUTS) -q --json $(OUT)/software.json
 
-demo: setup infer  ## the whole flow on the shipped example (grows with the project)
+array: setup  ## mapping, schematic and layout of WEIGHTS: spec.json, schematic.spice, layout.gds, layout.png
+	$(PYTHON) -m generators.array $(WEIGHTS) -o $(OUT)
+
+$(OUT)/layout.gds $(OUT)/schematic.spice: $(WEIGHTS)
+	$(PYTHON) -m generators.array $(WEIGHTS) -o $(OUT)
+
+drc: setup $(OUT)/layout.gds  ## DRC of the layout: drc.lyrdb, drc.json
+	$(PYTHON) -m extract.drc $(OUT)/layout.gds -o $(OUT)
+
+lvs: setup $(OUT)/layout.gds  ## layout versus schematic.spice: lvs.lvsdb, lvs.json, lvs.txt
+	$(PYTHON) -m extract.lvs $(OUT)/layout.gds $(OUT)/schematic.spice -o $(OUT)
+
+demo: setup infer drc  ## the whole flow on the shipped example (grows with the project)
 	@echo "demo: software-model results in $(OUT)/software.json"
 
 clean:  ## remove build outputs (keeps the environments)

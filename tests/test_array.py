@@ -1,0 +1,65 @@
+"""generators.array: weights -> spec, schematic, layout; DRC-clean, deterministic, safe on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bmru.weights import save_weights, validate
+from extract.drc import run_drc
+from generators.array import generate
+from tests.conftest import random_arrays
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    rng = np.random.default_rng(7)
+    path = tmp_path_factory.mktemp("w") / "tiny.npz"
+    save_weights(path, validate(random_arrays(rng, n_in=2, width=2, layers=1, classes=2, grid=0.25)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_outputs(tiny_weights, tmp_path_factory):
+    out = tmp_path_factory.mktemp("array")
+    return generate(tiny_weights, out), out
+
+
+def test_writes_all_outputs_with_area(tiny_outputs):
+    outputs, out = tiny_outputs
+    for name in ("spec.json", "schematic.spice", "layout.gds", "layout.png"):
+        assert (out / name).stat().st_size > 0, name
+    area = json.loads((out / "spec.json").read_text())["area_um2"]
+    assert area["total"] >= area["devices"] > 0
+    assert area["per_bmru_cell"] > 0 and area["per_weight"] > 0
+
+
+def test_layout_is_drc_clean(tiny_outputs):
+    outputs, _ = tiny_outputs
+    result = run_drc(outputs.layout)
+    assert result.violations == 0, result.by_rule
+
+
+def test_same_weights_same_bytes(tiny_weights, tiny_outputs, tmp_path):
+    outputs, _ = tiny_outputs
+    again = generate(tiny_weights, tmp_path, picture=False)
+    for name in ("layout", "schematic", "spec"):
+        assert getattr(again, name).read_bytes() == getattr(outputs, name).read_bytes(), name
+
+
+def test_bad_weights_exit_nonzero_and_write_nothing(tmp_path, tiny_weights):
+    with np.load(tiny_weights) as archive:
+        arrays = dict(archive)
+    arrays["alpha0"] = np.array([0.5, np.nan])
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **arrays)
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-m", "generators.array", str(bad), "-o", str(out)],
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "alpha0" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()
