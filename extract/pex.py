@@ -1,0 +1,186 @@
+"""Parasitic extraction with KPEX (klayout-pex, 2.5D engine) from the LVS database.
+
+``python -m extract.pex LVSDB [-o DIR] [--mode C|RC]`` runs
+``kpex extract --pdk sky130A --lvsdb LVSDB --2.5D`` in a scratch folder and turns its netlist
+into ``pex.spice``, a drop-in replacement for ``schematic.spice``: the extracted circuit is
+renamed ``<top>_pex_core`` (its unnamed internal nets, which KPEX exposes as ``\\$N`` ports,
+become plain ``pex_N`` nodes) and wrapped in a sub-circuit named like the schematic's top with
+exactly its pins; KPEX's substrate node ``sky130_gnd`` is the p-substrate, tied to ``vss``.
+Also writes ``pex.json`` (capacitors, resistors, total_cap_fF, seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bmru.cli import fail, progress, write_json
+from bmru.weights import atomic_write
+from generators.netlist import NetlistError, parse_spice
+from pdk_sky130_180.pex import KPEX_PDK, SUBSTRATE_NET, SUBSTRATE_TIE
+
+MODES = {"C": "CC", "RC": "RC"}  # our names -> KPEX's --mode values
+
+
+class PexError(RuntimeError):
+    """KPEX failed or wrote nothing usable; the message carries the reason."""
+
+
+@dataclass(frozen=True)
+class PexResult:
+    netlist: str  # pex.spice text
+    capacitors: int
+    resistors: int
+    total_cap_fF: float
+    seconds: float
+    mode: str
+
+
+_ESCAPED = re.compile(r"\\\$(\d+)")
+_SCALE = {"f": 1e-15, "p": 1e-12, "n": 1e-9, "a": 1e-18, "u": 1e-6, "m": 1e-3}
+
+
+def _farads(text: str) -> float:
+    text = text.lower()
+    if text[-1] in _SCALE:
+        return float(text[:-1]) * _SCALE[text[-1]]
+    return float(text)
+
+
+def kpex_command() -> str:
+    """The kpex executable next to this interpreter (the .venv), else on PATH."""
+    local = Path(sys.executable).with_name("kpex")
+    return str(local) if local.exists() else "kpex"
+
+
+def run_kpex(lvsdb: Path, cell: str, mode: str, workdir: Path, halo_um: float | None) -> Path:
+    command = [kpex_command(), "extract", "--pdk", KPEX_PDK, "--lvsdb", str(lvsdb), "--cell", cell, "--2.5D",
+               "--mode", MODES[mode], "--out-dir", str(workdir), "--threads", str(os.cpu_count() or 1)]
+    if halo_um is not None:
+        command += ["--halo", f"{halo_um:g}"]
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise PexError("kpex not found: install klayout-pex (make setup)") from None
+    found = sorted(workdir.rglob("*_k25d_pex_netlist.spice"))
+    if proc.returncode != 0 or not found:
+        tail = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()][-3:]
+        raise PexError(f"kpex exited {proc.returncode}: {' | '.join(tail)}")
+    return found[0]
+
+
+def wrap_netlist(kpex_text: str, top: str, pins: tuple[str, ...]) -> tuple[str, int, int, float]:
+    """KPEX's netlist → drop-in netlist with the schematic's top name and pins.
+
+    Returns (text, capacitors, resistors, total capacitance in fF).
+    """
+    text = _ESCAPED.sub(r"pex_\1", kpex_text)
+    core = f"{top}_pex_core"
+    circuits = parse_spice(text)
+    if top.lower() not in circuits:
+        raise PexError(f"kpex netlist has no sub-circuit {top!r}")
+    core_pins = circuits[top.lower()].pins
+    missing = [p for p in pins if p.lower() not in core_pins]
+    if missing:
+        raise PexError(f"kpex netlist lacks the schematic's pins: {', '.join(missing)}")
+    text = re.sub(rf"(?im)^(\.subckt|\.ends)\s+{re.escape(top)}\b", lambda m: f"{m.group(1)} {core}", text)
+    connections = [SUBSTRATE_TIE if p == SUBSTRATE_NET else p for p in core_pins]
+    capacitors = resistors = 0
+    total = 0.0
+    for line in text.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        if words[0][0] in "Cc" and len(words) >= 4:
+            capacitors += 1
+            total += _farads(words[3])
+        elif words[0][0] in "Rr" and len(words) >= 4:
+            resistors += 1
+    wrapper = "\n".join([
+        f"* Post-layout netlist of {top}: KPEX 2.5D parasitics around the extracted devices.",
+        f"* Drop-in for the schematic: same sub-circuit name and pins; substrate ({SUBSTRATE_NET}) tied to {SUBSTRATE_TIE}.",
+        text.rstrip(),
+        "",
+        f".subckt {top} {' '.join(pins)}",
+        f"Xcore {' '.join(connections)} {core}",
+        f".ends {top}",
+        "",
+    ])
+    return wrapper, capacitors, resistors, total * 1e15
+
+
+def extract_parasitics(lvsdb: str | os.PathLike, schematic: str | os.PathLike, cell: str | None = None,
+                       mode: str = "C", halo_um: float | None = None) -> PexResult:
+    lvsdb, schematic = Path(lvsdb), Path(schematic)
+    if mode not in MODES:
+        raise PexError(f"mode: expected one of {', '.join(MODES)}, got {mode!r}")
+    if not lvsdb.is_file():
+        raise PexError(f"{lvsdb}: no such LVS database (run make lvs first)")
+    if not schematic.is_file():
+        raise PexError(f"{schematic}: no such schematic netlist")
+    try:
+        circuits = parse_spice(schematic.read_text())
+    except NetlistError as error:
+        raise PexError(f"{schematic}: {error}") from None
+    if not circuits:
+        raise PexError(f"{schematic}: no sub-circuit")
+    top = (cell or list(circuits)[-1]).lower()
+    if top not in circuits:
+        raise PexError(f"{schematic}: no sub-circuit {top!r}")
+    start = time.perf_counter()
+    workdir = Path(tempfile.mkdtemp(prefix="bmru_kpex_"))
+    try:
+        kpex_netlist = run_kpex(lvsdb, top, mode, workdir, halo_um)
+        text, caps, res, total = wrap_netlist(kpex_netlist.read_text(), top, circuits[top].pins)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return PexResult(text, caps, res, total, time.perf_counter() - start, mode)
+
+
+def write_outputs(result: PexResult, out: str | os.PathLike) -> tuple[Path, Path]:
+    out = Path(out)
+    netlist_path, json_path = out / "pex.spice", out / "pex.json"
+    atomic_write(netlist_path, lambda tmp: Path(tmp).write_text(result.netlist))
+    write_json(json_path, {"capacitors": result.capacitors, "resistors": result.resistors,
+                           "total_cap_fF": round(result.total_cap_fF, 3), "seconds": round(result.seconds, 2),
+                           "mode": result.mode, "engine": "kpex-2.5D"})
+    return netlist_path, json_path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m extract.pex",
+        description="Parasitic extraction (KPEX 2.5D) from an LVS database; writes pex.spice "
+                    "(drop-in for schematic.spice) and pex.json.")
+    parser.add_argument("lvsdb", help="LVS database written by extract.lvs (lvs.lvsdb)")
+    parser.add_argument("-s", "--schematic", default=None,
+                        help="schematic netlist giving the top circuit's pins (default: schematic.spice beside LVSDB)")
+    parser.add_argument("-o", "--out", default=None, help="output folder (default: the LVSDB's folder)")
+    parser.add_argument("--cell", default=None, help="top circuit (default: the schematic's last sub-circuit)")
+    parser.add_argument("--mode", choices=sorted(MODES), default="C",
+                        help="C: capacitances only (default); RC: wire resistances too")
+    parser.add_argument("--halo", type=float, default=None,
+                        help="sidewall coupling halo in µm (default: KPEX's technology value)")
+    args = parser.parse_args(argv)
+    lvsdb = Path(args.lvsdb)
+    schematic = Path(args.schematic) if args.schematic else lvsdb.with_name("schematic.spice")
+    progress(f"[pex] kpex 2.5D ({args.mode}) on {lvsdb}")
+    try:
+        result = extract_parasitics(lvsdb, schematic, args.cell, args.mode, args.halo)
+    except PexError as error:
+        fail(str(error))
+    netlist_path, _ = write_outputs(result, args.out or lvsdb.parent)
+    progress(f"[pex] {result.capacitors} capacitors, {result.resistors} resistors, "
+             f"{result.total_cap_fF:.1f} fF in {result.seconds:.1f} s -> {netlist_path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Parasitic extraction (KPEX 2.5D) against a hand estimate, and the drop-in netlist wrapper."""
+
+from __future__ import annotations
+
+import klayout.db as kdb
+import pytest
+
+from extract.lvs import run_lvs, write_reports
+from extract.pex import extract_parasitics, wrap_netlist
+from generators.netlist import parse_spice
+from pdk_sky130_180 import layers as L
+from pdk_sky130_180.pex import SUBSTRATE_CAP_AF, SUBSTRATE_TIE
+
+PLATE_W, PLATE_L = 10.0, 100.0  # µm
+
+
+def plate_gds(path):
+    """A met1 plate over bare field, wired to the gate of a small nfet (a net needs a device to
+    survive extraction), labelled ``a``."""
+    from generators.cells import transistor
+
+    fet = transistor.nfet(w=1.0, l=1.0)
+    layout = kdb.Layout()
+    layout.dbu = 0.001
+    top = layout.create_cell("plate")
+    inner = layout.create_cell(fet.name)
+    inner.copy_tree(fet.kdb_cell)
+    top.insert(kdb.CellInstArray(inner.cell_index(), kdb.Trans()))
+    gate = fet.ports["gate"]
+    x, y = gate.dcenter
+    met1 = layout.layer(*L.MET1.gds)
+    top.shapes(met1).insert(kdb.DBox(x - 0.1, y - 0.13, x + 2.0, y + 0.13))  # jog from the gate pin
+    plate = kdb.DBox(x + 2.0, y - PLATE_W / 2, x + 2.0 + PLATE_L, y + PLATE_W / 2)
+    top.shapes(met1).insert(plate)
+    top.shapes(layout.layer(*L.MET1_PIN.gds)).insert(plate)
+    top.shapes(layout.layer(*L.MET1_LABEL.gds)).insert(kdb.DText("a", kdb.DTrans(plate.center().x, plate.center().y)))
+    options = kdb.SaveLayoutOptions()
+    options.write_context_info = False
+    layout.write(str(path), options)
+
+
+def net_cap_fF(netlist: str, net: str) -> float:
+    """Sum of the capacitors touching ``net`` (to substrate and to other nets)."""
+    total = 0.0
+    for line in netlist.splitlines():
+        words = line.split()
+        if words and words[0].lower().startswith("c") and net in words[1:3]:
+            total += float(words[3].rstrip("fF")) if words[3].lower().endswith("f") else float(words[3]) * 1e15
+    return total
+
+
+def test_met1_plate_matches_hand_estimate(tmp_path):
+    plate_gds(tmp_path / "plate.gds")
+    (tmp_path / "schematic.spice").write_text(
+        ".subckt plate a\nXm drain a source vss sky130_fd_pr__nfet_01v8 w=1 l=1\n.ends plate\n")
+    result = run_lvs(tmp_path / "plate.gds", tmp_path / "schematic.spice")
+    assert result.match, (tmp_path / "lvs.txt")
+    write_reports(result, tmp_path)
+    pex = extract_parasitics(tmp_path / "lvs.lvsdb", tmp_path / "schematic.spice")
+    area, fringe = SUBSTRATE_CAP_AF["met1"]
+    # parallel plate plus fringe along the perimeter, published sky130 coefficients
+    estimate_fF = (PLATE_W * PLATE_L * area + 2 * (PLATE_W + PLATE_L) * fringe) * 1e-3
+    assert pex.capacitors >= 1
+    assert net_cap_fF(pex.netlist, "a") == pytest.approx(estimate_fF, rel=0.15)
+    # the drop-in keeps the schematic's name and pins
+    circuits = parse_spice(pex.netlist)
+    assert circuits["plate"].pins == ("a",)
+
+
+def test_wrapper_renames_internal_nets_and_ties_substrate():
+    kpex_text = "\n".join([
+        ".SUBCKT top b a \\$7 sky130_gnd",
+        "X$1 a b \\$7 sky130_gnd sky130_fd_pr__nfet_01v8 l=1 w=2",
+        "Cext_1 \\$7 a 1.5f",
+        "Cext_2 a sky130_gnd 2.5f",
+        ".ENDS top",
+    ])
+    text, caps, resistors, total = wrap_netlist(kpex_text, "top", ("a", "b"))
+    assert (caps, resistors) == (2, 0) and total == pytest.approx(4.0)
+    assert "\\$" not in text and "pex_7" in text
+    circuits = parse_spice(text)
+    assert circuits["top"].pins == ("a", "b")
+    core = circuits["top"].instances[0]
+    assert core.cell == "top_pex_core" and core.nets == ("b", "a", "pex_7", SUBSTRATE_TIE)
