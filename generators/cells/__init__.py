@@ -1,0 +1,15 @@
+"""The project's own parametric sky130 cells (gdsfactory), DRC- and LVS-clean by construction.
+
+- :func:`transistor.nfet`, :func:`transistor.pfet`: multi-finger MOSFETs with body tap;
+- :func:`taps.tap_strip`, :func:`taps.guard_ring`: substrate / well ties;
+- :func:`mirror.mirror`: an interdigitated current-mirror group (one diode-connected
+  reference, K outputs with their own drain ports, dummies at the ends).
+
+Each cell module also has a ``*_spice`` function returning the reference subcircuit the
+layout must match in LVS. ``write_gds`` (from :mod:`._draw`) writes byte-deterministic GDS.
+"""
+
+from ._draw import to_layout, write_gds
+from .devices_compat import NFET, PFET, MIN_L
+
+__all__ = ["to_layout", "write_gds", "NFET", "PFET", "MIN_L"]
