@@ -22,9 +22,9 @@ from pdk_sky130_180 import layers as L
 from pdk_sky130_180.devices import PFET, TERMINALS
 
 ROUTING_LAYERS = {"met1": L.MET1, "via": L.VIA, "met2": L.MET2, "via2": L.VIA2, "met3": L.MET3}
-CELL_GAP = 2700  # dbu between cells in a row: room for both cells' pin pads (two columns each side)
+CELL_GAP = 2700  # dbu between cells in a row: room for both cells' pin pads (two columns each
+# side); also clears n-well spacing (nwell.2a) and n-well to n+ diff (difftap.9) between cells
 PAD_OFFSET = 500  # dbu from a cell's edge to its nearest pin-pad column
-PFET_NWELL_MARGIN = 0  # rows of pfets get one shared n-well (all their bodies tie to one net)
 
 
 @dataclass(frozen=True)
@@ -67,24 +67,21 @@ def device_key(device: Device) -> tuple:
 
 
 def _rows(devices: list[Device], templates: dict[tuple, CellTemplate], max_width: int) -> list[list[Device]]:
-    """Fill rows left to right. A row holds one polarity and one body net: a pfet row shares one
-    n-well, and pfets on different supplies (vdd_cells, vdd_ff, ...) must not share a well."""
+    """Fill rows left to right in the given (hierarchical) order, so a block's devices stay
+    together and most of its nets stay inside one row's channel. nfets and pfets may share a
+    row: every pfet cell carries its own n-well, and CELL_GAP clears the well rules."""
     rows: list[list[Device]] = []
-    groups: dict[tuple[bool, str], list[Device]] = {}
+    current: list[Device] = []
+    used = 0
     for device in devices:
-        groups.setdefault((device.model == PFET, device.nets["b"]), []).append(device)
-    for key in sorted(groups):
-        current: list[Device] = []
-        used = 0
-        for device in groups[key]:
-            width = templates[device_key(device)].width + CELL_GAP
-            if current and used + width > max_width:
-                rows.append(current)
-                current, used = [], 0
-            current.append(device)
-            used += width
-        if current:
+        width = templates[device_key(device)].width + CELL_GAP
+        if current and used + width > max_width:
             rows.append(current)
+            current, used = [], 0
+        current.append(device)
+        used += width
+    if current:
+        rows.append(current)
     return rows
 
 
@@ -125,9 +122,6 @@ def build(devices: list[Device], top_pins: tuple[str, ...], top_name: str, make_
                                        {t: (x + px, y + py) for t, (px, py) in template.pins.items()}))
             x += template.width + CELL_GAP
         right = max(right, x)
-        if row[0].model == PFET:
-            well = layout.layer(*L.NWELL.gds)
-            top.shapes(well).insert(kdb.Box(-PFET_NWELL_MARGIN, y, x - CELL_GAP, y + height))
         pins_by_row.append(pins)
         row_tops.append(y + height)
         y = y + height + route.channel_height(len(route.channel_nets(pins)))

@@ -59,7 +59,7 @@ def test_router_connects_exactly_the_nets(seed, count, nets, row_width):
     layout, result = array_layout.build(devices, tuple(used[:2]), "TOP", pad_cell, row_width)
     top = layout.cell("TOP")
     l2n = extracted_pin_nets(layout, top)
-    assert result.rows >= 2
+    assert result.rows >= (2 if row_width else 1)
     # every pad of the same intended net lands on the same extracted net, different nets differ
     met1 = l2n.layer_by_name("met1")
     probes: dict[str, set] = {}
