@@ -8,7 +8,7 @@ INPUTS       ?= examples/kws_yes_test.npz
 N            ?= 50
 OUT          ?= build/$(basename $(notdir $(WEIGHTS)))
 
-.PHONY: help setup test test-fast demo infer array drc lvs clean
+.PHONY: help setup test test-fast demo infer array drc lvs pex clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -40,7 +40,11 @@ drc: setup $(OUT)/layout.gds  ## DRC of the layout: drc.lyrdb, drc.json
 lvs: setup $(OUT)/layout.gds  ## layout versus schematic.spice: lvs.lvsdb, lvs.json, lvs.txt
 	$(PYTHON) -m extract.lvs $(OUT)/layout.gds $(OUT)/schematic.spice -o $(OUT)
 
-demo: setup infer drc  ## the whole flow on the shipped example (grows with the project)
+pex: setup  ## parasitic extraction (KPEX 2.5D) from lvs.lvsdb: pex.spice, pex.json
+	@test -f $(OUT)/lvs.lvsdb || $(MAKE) --no-print-directory lvs WEIGHTS=$(WEIGHTS) OUT=$(OUT)
+	$(PYTHON) -m extract.pex $(OUT)/lvs.lvsdb -o $(OUT)
+
+demo: setup infer drc lvs pex  ## the whole flow on the shipped example (grows with the project)
 	@echo "demo: software-model results in $(OUT)/software.json"
 
 clean:  ## remove build outputs (keeps the environments)
