@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from typing import Callable, Union
 import klayout.db as db
 import klayout.rdb as rdb
 
+from bmru.weights import atomic_write
 from pdk_sky130_180 import layers as L
 from pdk_sky130_180 import rules as R
 
@@ -420,19 +420,6 @@ def run_drc(gds: str | os.PathLike, *, deep: bool | None = None) -> DrcResult:
     return result
 
 
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_reports(result: DrcResult, out_dir: str | os.PathLike, gds: str = "", dbu: float = R.DBU) -> tuple[Path, Path]:
     """Write ``drc.lyrdb`` and ``drc.json`` into ``out_dir`` (atomically)."""
     out = Path(out_dir)
@@ -448,7 +435,7 @@ def write_reports(result: DrcResult, out_dir: str | os.PathLike, gds: str = "", 
         for m in result.markers.get(name, []):  # EdgePairs, Region or Edges
             db_.create_items(cell_id, cat.rdb_id(), trans, m)
     lyrdb = out / "drc.lyrdb"
-    _atomic_write(lyrdb, lambda tmp: db_.save(tmp))
+    atomic_write(lyrdb, lambda tmp: db_.save(tmp))
     summary = {
         "violations": result.violations,
         "by_rule": dict(result.by_rule),
@@ -465,7 +452,7 @@ def write_reports(result: DrcResult, out_dir: str | os.PathLike, gds: str = "", 
             json.dump(summary, fh, indent=2, sort_keys=False)
             fh.write("\n")
 
-    _atomic_write(js, _dump)
+    atomic_write(js, _dump)
     return lyrdb, js
 
 

@@ -33,16 +33,16 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+
 
 import klayout.db as db
 
+from bmru.weights import atomic_write
 from pdk_sky130_180 import layers as L
-from generators.cells.devices_compat import NFET, PFET
+from pdk_sky130_180.devices import NFET, PFET
 
 SUBSTRATE_NET = "sky130_gnd"
 MOS_MODELS = (NFET, PFET)
@@ -439,24 +439,11 @@ def run_lvs(gds: str | os.PathLike, netlist: str | os.PathLike, *, cell: str | N
     return result
 
 
-def _atomic(path: Path, write: Callable[[str], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_reports(result: LvsResult, out_dir: str | os.PathLike) -> dict[str, Path]:
     out = Path(out_dir)
     lvs = result.lvs
     paths = {"lvsdb": out / "lvs.lvsdb", "json": out / "lvs.json", "txt": out / "lvs.txt"}
-    _atomic(paths["lvsdb"], lambda tmp: lvs.write(tmp))
+    atomic_write(paths["lvsdb"], lambda tmp: lvs.write(tmp))
     text = report_text(result, lvs)
 
     def _txt(tmp: str) -> None:
@@ -465,8 +452,8 @@ def write_reports(result: LvsResult, out_dir: str | os.PathLike) -> dict[str, Pa
     def _js(tmp: str) -> None:
         Path(tmp).write_text(json.dumps(result.summary(), indent=2) + "\n", encoding="utf-8")
 
-    _atomic(paths["txt"], _txt)
-    _atomic(paths["json"], _js)
+    atomic_write(paths["txt"], _txt)
+    atomic_write(paths["json"], _js)
     return paths
 
 

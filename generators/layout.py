@@ -210,15 +210,9 @@ def _check_jogs(device: Device, jogs: list[tuple[int, int, int, str]]) -> None:
 
 def write_gds(layout: kdb.Layout, path: str | os.PathLike) -> None:
     """Write GDS deterministically (no timestamps, no context info) and atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    options = kdb.SaveLayoutOptions()
-    options.format = "GDS2"
-    options.write_context_info = False
-    options.gds2_write_timestamps = False
-    layout.write(str(tmp), options)
-    os.replace(tmp, path)
+    from generators.cells import write_gds as write_cells_gds  # one set of GDS writer options
+
+    write_cells_gds(layout, path)
 
 
 def render_png(gds_path: str | os.PathLike, png_path: str | os.PathLike, width: int = 1600, height: int = 1200) -> None:

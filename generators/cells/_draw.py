@@ -8,12 +8,12 @@ so that every shape lands exactly on the 5 nm grid; rule values come from
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import gdsfactory as gf
 import klayout.db as kdb
 
+from bmru.weights import atomic_write
 from pdk_sky130_180 import layers as L
 from pdk_sky130_180 import rules as R
 
@@ -127,15 +127,5 @@ def save_options() -> kdb.SaveLayoutOptions:
 def write_gds(component: gf.Component | kdb.Layout, path: str | os.PathLike) -> Path:
     """Write ``component`` (or a Layout) to ``path`` deterministically and atomically."""
     layout = component if isinstance(component, kdb.Layout) else to_layout(component)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".gds", dir=path.parent)
-    os.close(fd)
-    try:
-        layout.write(tmp, save_options())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    atomic_write(path, lambda tmp: layout.write(tmp, save_options()))
+    return Path(path)
