@@ -8,7 +8,7 @@ INPUTS       ?= examples/kws_yes_test.npz
 N            ?= 50
 OUT          ?= build/$(basename $(notdir $(WEIGHTS)))
 
-.PHONY: help setup test test-fast demo infer array drc lvs pex clean
+.PHONY: help setup test test-fast demo infer array drc lvs pex presim postlayout-sim report clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -44,8 +44,19 @@ pex: setup  ## parasitic extraction (KPEX 2.5D) from lvs.lvsdb: pex.spice, pex.j
 	@test -f $(OUT)/lvs.lvsdb || $(MAKE) --no-print-directory lvs WEIGHTS=$(WEIGHTS) OUT=$(OUT)
 	$(PYTHON) -m extract.pex $(OUT)/lvs.lvsdb -o $(OUT)
 
-demo: setup infer drc lvs pex  ## the whole flow on the shipped example (grows with the project)
-	@echo "demo: software-model results in $(OUT)/software.json"
+presim: setup  ## ngspice on schematic.spice versus the software model (N utterances of INPUTS): presim.json
+	$(PYTHON) -m sim.presim $(WEIGHTS) --inputs $(INPUTS) -n $(N) -o $(OUT)
+
+postlayout-sim: setup  ## ngspice on pex.spice versus the software model: postlayout.json, report.md, plots
+	@test -f $(OUT)/pex.spice || $(MAKE) --no-print-directory pex WEIGHTS=$(WEIGHTS) OUT=$(OUT)
+	$(PYTHON) -m sim.postlayout $(WEIGHTS) --inputs $(INPUTS) -n $(N) -o $(OUT)
+	$(PYTHON) -m sim.report $(OUT)
+
+report: setup  ## report.md with figures from whatever the flow left in OUT
+	$(PYTHON) -m sim.report $(OUT) --summary
+
+demo: setup  ## the whole flow on the shipped example, timed, ending in OUT/report.md
+	bash scripts/demo.sh $(WEIGHTS) $(INPUTS) $(N) $(OUT)
 
 clean:  ## remove build outputs (keeps the environments)
 	rm -rf build
