@@ -55,8 +55,10 @@ postlayout-sim: setup  ## ngspice on pex.spice versus the software model: postla
 report: setup  ## report.md with figures from whatever the flow left in OUT
 	$(PYTHON) -m sim.report $(OUT) --summary
 
-demo: setup  ## the whole flow on the shipped example, timed, ending in OUT/report.md
-	bash scripts/demo.sh $(WEIGHTS) $(INPUTS) $(N) $(OUT)
+DEMO_N       ?= 10
+
+demo: setup  ## the whole flow on the shipped example (DEMO_N utterances), timed, ending in OUT/report.md
+	bash scripts/demo.sh $(WEIGHTS) $(INPUTS) $(DEMO_N) $(OUT)
 
 clean:  ## remove build outputs (keeps the environments)
 	rm -rf build
