@@ -1,0 +1,216 @@
+import json
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from bmru import train as T  # noqa: E402
+from bmru.model import run  # noqa: E402
+from bmru.weights import load_weights  # noqa: E402
+
+# A grid whose every value is exactly representable in binary (0.25 and 1/16 steps), so that
+# float64 sums are exact and the torch and numpy forward passes agree bit for bit.
+EXACT_GRID = T.Grid(weight_step=0.25, weight_max=3.0, threshold_step=0.0625, threshold_min=0.0625,
+                    threshold_max=3.0)
+
+
+def separable(n=256, frames=101, seed=0):
+    """Class 1: feature 0 is high in the middle of the clip; class 0: feature 1 is."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0, 0.3, size=(n, frames, 13)).astype(np.float32)
+    y = (np.arange(n) % 2).astype(np.int64)
+    x[y == 1, 20:80, 0] += 2.0
+    x[y == 0, 20:80, 1] += 2.0
+    return x, y
+
+
+def small_config(**overrides):
+    config = dict(width=4, steps=300, batch=32, lr=5e-3, eps_hold=30, eps_decay=70, quant_start=0.6,
+                  eval_every=50, log_every=1000, seed=0, threads=1, grid=EXACT_GRID)
+    config.update(overrides)
+    return T.TrainConfig(**config)
+
+
+def test_scan_matches_sequential():
+    gen = torch.Generator().manual_seed(0)
+    a = torch.rand(3, 101, 5, generator=gen, dtype=torch.float64)
+    b = torch.rand(3, 101, 5, generator=gen, dtype=torch.float64)
+    s0 = torch.rand(5, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(T.linear_scan(a, b, s0), T.linear_sequential(a, b, s0))
+    # boolean (eps = 0) case: exact
+    hold = (torch.rand(2, 101, 4, generator=gen) < 0.6).double()
+    set_ = (1 - hold) * (torch.rand(2, 101, 4, generator=gen) < 0.3).double()
+    assert torch.equal(T.linear_scan(hold, set_, torch.zeros(4, dtype=torch.float64)),
+                       T.linear_sequential(hold, set_, torch.zeros(4, dtype=torch.float64)))
+
+
+def test_surrogate_gradient():
+    c = torch.tensor([0.0, 0.3, 0.5, 0.9, 2.0], dtype=torch.float64, requires_grad=True)
+    threshold = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    out = T.step(c, threshold)
+    assert out.tolist() == [0.0, 0.0, 1.0, 1.0, 1.0]
+    out.sum().backward()
+    x = c.detach() - 0.5
+    expected = 1.0 / (1.0 + (math.pi * x) ** 2)
+    torch.testing.assert_close(c.grad, expected)
+    torch.testing.assert_close(threshold.grad, -expected.sum())
+
+
+def test_quantisation_grid_and_ranges():
+    grid = T.Grid()
+    w = torch.tensor([-7.0, -0.12, 0.12, 0.13, 2.9, 3.2])
+    assert T.quantise_weight(w, grid).tolist() == [-3.0, -0.0, 0.0, 0.25, 3.0, 3.0]
+    t = torch.tensor([-1.0, 0.0, 0.07, 1.234, 9.0], dtype=torch.float64)
+    q = T.quantise_threshold(t, grid)
+    assert q.min() >= 0.05 - 1e-12 and q.max() <= 3.0 + 1e-12
+    np.testing.assert_allclose(q.numpy() / 0.05, np.round(q.numpy() / 0.05), atol=1e-9)
+    with pytest.raises(T.TrainError, match="threshold_min"):
+        T.Grid(threshold_min=0.07)
+    with pytest.raises(T.TrainError, match="weight_step"):
+        T.Grid(weight_step=-1)
+
+
+def test_eps_schedule():
+    config = T.TrainConfig(steps=100, eps_hold=10, eps_decay=40, quant_start=0.5)
+    assert config.eps(0) == 1.0 and config.eps(9) == 1.0
+    assert config.eps(30) == pytest.approx(0.5)
+    assert config.eps(50) == 0.0 and config.eps(99) == 0.0
+    assert not config.quantised(49) and config.quantised(50)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    x, y = separable(256, seed=0)
+    xv, yv = separable(64, seed=1)
+    result = T.train(x, y, xv, yv, small_config(), log=lambda line: None)
+    return result, (xv, yv)
+
+
+def test_short_training_learns_a_separable_task(trained):
+    result, (xv, yv) = trained
+    metrics = T.evaluate(result["model"], xv, yv, quantised=True)
+    assert metrics["accuracy"] >= 0.95
+    net = result["model"].export({"classes": ["other", "yes"]}, quantised=True)
+    assert T.numpy_accuracy(net, xv, yv)["accuracy"] >= 0.95
+
+
+def test_export_reproduces_torch_exactly(trained, tmp_path):
+    result, (xv, yv) = trained
+    model = result["model"]
+    path = tmp_path / "w.npz"
+    from bmru.weights import save_weights
+    save_weights(path, model.export(T.model_meta(small_config()), quantised=True))
+    net = load_weights(path)
+    # every value on the grid and inside the hardware ranges
+    arrays = net.to_arrays()
+    for key, value in arrays.items():
+        if key in ("format", "meta") or key.startswith("s0"):
+            continue
+        step = EXACT_GRID.threshold_step if key[:-1] in ("alpha", "beta1", "delta") else EXACT_GRID.weight_step
+        assert np.array_equal(value / step, np.round(value / step)), key
+        if key[:-1] in ("alpha", "beta1", "delta"):
+            assert value.min() >= 0.0625 and value.max() <= 3.0, key
+        else:
+            assert np.abs(value).max() <= 3.0, key
+    x = np.concatenate([xv, separable(32, seed=5)[0]])
+    double = __import__("copy").deepcopy(model).double()
+    with torch.no_grad():
+        out = double(torch.from_numpy(x.astype(np.float64)), eps=0.0, quantised=True)
+    frame, utterance = T.decisions(out.logits)
+    for method in ("scan", "sequential"):
+        ref = run(net, x, method=method)
+        for layer in range(len(ref.states)):
+            assert np.array_equal(ref.states[layer], out.states[layer].numpy().astype(np.uint8)), layer
+            np.testing.assert_array_equal(ref.candidates[layer], out.candidates[layer].numpy())
+        np.testing.assert_array_equal(ref.logits, out.logits.numpy())
+        assert np.array_equal(ref.frame_decisions, frame.numpy())
+        assert np.array_equal(ref.decision, utterance.numpy())
+    # the states are not trivially constant
+    assert 0 < np.mean([s.mean() for s in ref.states]) < 1
+    meta = json.loads(str(arrays["meta"]))
+    assert meta["classes"] == ["other", "yes"] and meta["task"] == "kws-yes"
+    assert meta["features"] == "mfcc13-per-utterance-norm"
+    assert meta["unit_current_A"] == 1e-9 and meta["frame_period_s"] == 0.01
+    assert meta["quantisation"]["threshold_step"] == 0.0625
+
+
+def test_default_grid_export_agrees():
+    x, y = separable(128, seed=2)
+    config = small_config(grid=T.Grid(), steps=120, eps_hold=10, eps_decay=20, quant_start=0.5)
+    result = T.train(x, y, x[:32], y[:32], config, log=lambda line: None)
+    net = result["model"].export({"classes": ["other", "yes"]}, quantised=True)
+    double = __import__("copy").deepcopy(result["model"]).double()
+    with torch.no_grad():
+        out = double(torch.from_numpy(x.astype(np.float64)), eps=0.0, quantised=True)
+    ref = run(net, x)
+    for layer in range(len(ref.states)):
+        assert np.array_equal(ref.states[layer], out.states[layer].numpy().astype(np.uint8))
+    assert np.array_equal(ref.decision, T.decisions(out.logits)[1].numpy())
+    np.testing.assert_allclose(ref.logits, out.logits.numpy(), atol=1e-12)
+
+
+def test_deterministic_training():
+    x, y = separable(64, seed=3)
+    config = small_config(steps=40, eval_every=20)
+    a = T.train(x, y, x, y, config, log=lambda line: None)["model"].export(quantised=True).to_arrays()
+    b = T.train(x, y, x, y, config, log=lambda line: None)["model"].export(quantised=True).to_arrays()
+    for key in a:
+        if key not in ("format", "meta"):
+            assert np.array_equal(a[key], b[key]), key
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ({"width": 0}, "width"),
+    ({"steps": -5}, "steps"),
+    ({"lr": 0.0}, "lr"),
+    ({"quant_start": 1.5}, "quant_start"),
+    ({"leak": "nope"}, "leak"),
+])
+def test_bad_config(overrides, match):
+    x, y = separable(8)
+    with pytest.raises(T.TrainError, match=match):
+        T.train(x, y, x, y, small_config(**overrides))
+
+
+def test_bad_data():
+    x, y = separable(8)
+    with pytest.raises(T.TrainError, match="train"):
+        T.train(x[:, :, :5], y[:4], x, y, small_config())
+    bad = x.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(T.TrainError, match="NaN"):
+        T.train(bad, y, x, y, small_config())
+
+
+def test_cli_help_and_errors(capsys):
+    with pytest.raises(SystemExit) as info:
+        T.main(["--help"])
+    assert info.value.code == 0
+    assert "--width" in capsys.readouterr().out
+    assert T.main(["--out", "weights.txt"]) == 2
+    assert "--out" in capsys.readouterr().err
+    assert T.main(["--out", "w.npz", "--width", "0"]) == 2
+    assert "width" in capsys.readouterr().err
+
+
+def test_cli_end_to_end(tmp_path):
+    pytest.importorskip("librosa")
+    import shutil
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    out, test_out, report = tmp_path / "w.npz", tmp_path / "t.npz", tmp_path / "r.json"
+    code = T.main(["--out", str(out), "--test-out", str(test_out), "--report", str(report),
+                   "--train-clips", "24", "--val-clips", "8", "--test-clips", "8", "--processes", "1",
+                   "--cache-dir", str(tmp_path / "cache"), "--checkpoint", str(tmp_path / "ckpt.pt"),
+                   "--steps", "20", "--eval-every", "10", "--eps-hold", "5", "--eps-decay", "5", "--threads", "1"])
+    assert code == 0
+    net = load_weights(out)
+    assert (net.n_in, net.width, len(net.layers), net.classes) == (13, 4, 2, 2)
+    with np.load(test_out, allow_pickle=False) as data:
+        assert data["x"].shape == (8, 101, 13) and data["x"].dtype == np.float32
+        assert data["y"].dtype == np.int64
+    result = json.loads(report.read_text())
+    assert 0.0 <= result["accuracy"]["test_quantised"] <= 1.0
+    assert result["accuracy"]["test_quantised"] == result["accuracy"]["test_quantised_torch"]
