@@ -319,7 +319,7 @@ def decisions(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 class TrainConfig:
     width: int = 4
     layers: int = 2
-    steps: int = 20000
+    steps: int = 30000
     batch: int = 64
     lr: float = 5e-3
     weight_decay: float = 1e-4
