@@ -38,6 +38,8 @@ TRACK_WIDTH = dbu(R.snap_up(R.VIA2_SIZE.value + 2 * R.M3_VIA2_ENC.value))
 TRACK_PITCH = TRACK_WIDTH + dbu(R.M3_SPACE.value) + 2 * dbu(R.GRID)
 STUB_WIDTH = dbu(max(R.M2_WIDTH.value, 0.2))
 STUB_PITCH = max(VIA1_PAD, VIA2_PAD_M2) + dbu(R.M2_SPACE.value) + 2 * dbu(R.GRID)
+# a track carrying a single pin must still meet the met3 minimum area (m3.6)
+TRACK_MIN_LENGTH = dbu(R.snap_up(R.M3_AREA.value / (TRACK_WIDTH / NM)))
 CHANNEL_MARGIN = 2 * NM  # clear space between a row's cells and the channel's first/last track
 
 
@@ -121,7 +123,7 @@ def route(rows: list[list[Pin]], row_tops: list[int], row_right: int,
             x0, x1 = min(xs), max(xs)
             if net in plan.spine:
                 x1 = max(x1, plan.spine[net])
-            x0, x1 = x0 - TRACK_WIDTH // 2, x1 + TRACK_WIDTH // 2
+            x0, x1 = x0 - TRACK_WIDTH // 2, max(x1 + TRACK_WIDTH // 2, x0 - TRACK_WIDTH // 2 + TRACK_MIN_LENGTH)
             y = track_y[net]
             plan.tracks[(index, net)] = (y, x0, x1)
             plan.rects.append(Rect("met3", x0, y - TRACK_WIDTH // 2, x1, y - TRACK_WIDTH // 2 + TRACK_WIDTH))

@@ -63,3 +63,16 @@ def test_bad_weights_exit_nonzero_and_write_nothing(tmp_path, tiny_weights):
     assert result.returncode != 0
     assert "alpha0" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize("n_in, width, cells, layers, classes", [(3, 3, 2, 3, 3), (5, 2, 4, 1, 2)])
+def test_other_shapes_are_drc_and_lvs_clean(tmp_path, n_in, width, cells, layers, classes):
+    from extract.lvs import run_lvs
+
+    rng = np.random.default_rng(n_in * 100 + layers)
+    weights = tmp_path / "w.npz"
+    save_weights(weights, validate(random_arrays(rng, n_in, width, cells, layers, classes, grid=0.25)))
+    outputs = generate(weights, tmp_path / "out", picture=False)
+    assert run_drc(outputs.layout).violations == 0
+    lvs = run_lvs(outputs.layout, outputs.schematic)
+    assert lvs.match and lvs.devices_layout == lvs.devices_schematic
