@@ -77,12 +77,68 @@ def run_kpex(lvsdb: Path, cell: str, mode: str, workdir: Path, halo_um: float | 
     return found[0]
 
 
-def wrap_netlist(kpex_text: str, top: str, pins: tuple[str, ...]) -> tuple[str, int, int, float]:
+_DEVICE_SIZE = re.compile(r"(?i)\b(w|l|as|ad|ps|pd)=(\S+)")
+
+
+def restore_fingers(text: str, unit_widths: dict[float, set[float]]) -> str:
+    """Write each extracted MOSFET back as ``m`` identical fingers of the schematic's unit width.
+
+    Extraction folds k parallel fingers of width w into one device of width k·w, but the
+    sky130 models are binned by finger width (a 1 µm and an 8 µm device differ by more than
+    8x in subthreshold), so the folded device would not simulate like the circuit. For each
+    device we pick the schematic unit width (same L) that divides its W into a whole number
+    of fingers, and scale the junction areas and perimeters back to one finger.
+    """
+    lines = []
+    for line in text.splitlines():
+        sizes = dict((k.lower(), v) for k, v in _DEVICE_SIZE.findall(line))
+        if not line.upper().startswith("X") or "w" not in sizes or "l" not in sizes or " m=" in line.lower():
+            lines.append(line)
+            continue
+        width, length = float(sizes["w"]), float(sizes["l"])
+        best = None
+        for unit in sorted(unit_widths.get(round(length, 4), ())):
+            fingers = width / unit
+            if abs(fingers - round(fingers)) < 1e-3 * fingers and round(fingers) >= 1:
+                best = (unit, int(round(fingers)))
+                break
+        if best is None or best[1] == 1:
+            lines.append(line)
+            continue
+        unit, fingers = best
+
+        def per_finger(match: re.Match) -> str:
+            key, value = match.group(1).lower(), float(match.group(2))
+            if key == "w":
+                return f"w={unit:g}"
+            if key in ("as", "ad", "ps", "pd"):
+                return f"{key}={value / fingers:.6g}"
+            return match.group(0)
+
+        lines.append(_DEVICE_SIZE.sub(per_finger, line) + f" m={fingers}")
+    return "\n".join(lines) + "\n"
+
+
+def unit_widths_of(schematic_text: str) -> dict[float, set[float]]:
+    """Finger widths the schematic uses, by gate length (µm)."""
+    from generators.netlist import flatten
+
+    circuits = parse_spice(schematic_text)
+    widths: dict[float, set[float]] = {}
+    for device in flatten(circuits, list(circuits)[-1]):
+        widths.setdefault(round(device.l_um, 4), set()).add(device.w_um)
+    return widths
+
+
+def wrap_netlist(kpex_text: str, top: str, pins: tuple[str, ...],
+                 unit_widths: dict[float, set[float]] | None = None) -> tuple[str, int, int, float]:
     """KPEX's netlist → drop-in netlist with the schematic's top name and pins.
 
     Returns (text, capacitors, resistors, total capacitance in fF).
     """
-    text = _ESCAPED.sub(r"pex_\1", kpex_text)
+    text = _ESCAPED.sub(r"pex_\1", re.sub(r"\n\+", " ", kpex_text))
+    if unit_widths:
+        text = restore_fingers(text, unit_widths)
     core = f"{top}_pex_core"
     circuits = parse_spice(text)
     if top.lower() not in circuits:
@@ -139,7 +195,8 @@ def extract_parasitics(lvsdb: str | os.PathLike, schematic: str | os.PathLike, c
     workdir = Path(tempfile.mkdtemp(prefix="bmru_kpex_"))
     try:
         kpex_netlist = run_kpex(lvsdb, top, mode, workdir, halo_um)
-        text, caps, res, total = wrap_netlist(kpex_netlist.read_text(), top, circuits[top].pins)
+        text, caps, res, total = wrap_netlist(kpex_netlist.read_text(), top, circuits[top].pins,
+                                              unit_widths_of(schematic.read_text()))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return PexResult(text, caps, res, total, time.perf_counter() - start, mode)

@@ -82,3 +82,13 @@ def test_wrapper_renames_internal_nets_and_ties_substrate():
     assert circuits["top"].pins == ("a", "b")
     core = circuits["top"].instances[0]
     assert core.cell == "top_pex_core" and core.nets == ("b", "a", "pex_7", SUBSTRATE_TIE)
+
+
+def test_folded_fingers_are_restored_to_unit_devices():
+    from extract.pex import restore_fingers
+
+    folded = "X$1 d g s b sky130_fd_pr__nfet_01v8 l=1 w=8 as=1.6 ad=1.6 ps=16 pd=16\nX$2 d g s b sky130_fd_pr__nfet_01v8 l=1 w=0.42\n"
+    text = restore_fingers(folded, {1.0: {1.0, 0.42}})
+    first, second = text.splitlines()
+    assert first.endswith(" m=8") and " w=1 " in first and "as=0.2 " in first and "pd=2" in first
+    assert second == "X$2 d g s b sky130_fd_pr__nfet_01v8 l=1 w=0.42"
