@@ -1,0 +1,318 @@
+"""Weights -> hardware spec: every learned parameter becomes an integer number of unit fingers.
+
+Realisation (see ``generators/spice_cells.py`` for the circuits):
+
+- A signal (input feature, layer input u, cell output h, post-projection y) is a current into a
+  stack of two diode-connected NMOS of ``REF_FINGERS`` = 4 unit fingers. A weight ``w = k * WEIGHT_STEP``
+  (``WEIGHT_STEP`` = 0.25) is ONE mirror output of ``|k|`` unit fingers: an NMOS that sinks
+  current from the summing node when ``k < 0``, a PMOS (from a quarter-current PMOS copy of the
+  signal) that sources into it when ``k > 0``. ``k = 0`` is no device.
+- A bias ``b = k * BIAS_STEP`` (0.25) is ONE bias mirror output of ``|k|`` fingers from the
+  shared bias lines, each finger carrying ``BIAS_STEP`` units.
+- A cell's ``beta1 = k1 * CELL_STEP``, ``delta = kd * CELL_STEP``, ``alpha = ka * CELL_STEP``
+  (``CELL_STEP`` = 0.05) become three bias mirror outputs: the threshold source with
+  ``k1 + kd`` fingers (beta2), the hysteresis-width sink with ``kd`` fingers and the output source
+  with ``ka`` fingers. ``s0`` selects which node the cell's reset transistor pulls low.
+- All bias lines derive from the one reference pin ``iref`` (one unit current).
+- ``internal_scale`` (sigma) scales every current inside the array: input pins take
+  ``x * unit`` but the input diodes are ``REF_FINGERS / sigma`` fingers wide, and the iref diode
+  likewise, so all internal currents (thresholds, alpha, class outputs) are ``sigma`` units per
+  software unit. Decisions are scale-free; power drops by ~sigma.
+
+Realisable ranges (after rounding to the grid): ``|W|, |b| <= 3`` (12 fingers),
+``beta1, delta, alpha`` in ``[0.05, 3]`` (1..60 fingers). Values off the grid are rounded to the
+nearest step; a value whose rounded magnitude lies outside its range is an error naming the
+parameter and index, e.g. ``W_c1[2,3]: 3.4 outside [-3, 3]``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bmru.weights import Network, atomic_write, validate
+
+SPEC_FORMAT = "bmru-hw/1"
+
+
+class MappingError(ValueError):
+    """A parameter the hardware cannot realise; the message names it (e.g. ``W_c0[1,2]``)."""
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Quantisation grid and realisable range of one kind of parameter."""
+
+    step: float
+    low: float
+    high: float
+
+    def fingers(self, name: str, values: np.ndarray) -> np.ndarray:
+        """Signed finger counts ``round(value / step)``; raises naming the first bad element."""
+        values = np.asarray(values, dtype=np.float64)
+        counts = np.rint(values / self.step).astype(np.int64)
+        quantised = counts * self.step
+        bad = (quantised < self.low - 1e-9) | (quantised > self.high + 1e-9)
+        if np.any(bad):
+            index = tuple(int(i) for i in np.argwhere(bad)[0])
+            where = ",".join(str(i) for i in index)
+            value = values[index]
+            raise MappingError(f"{name}[{where}]: {value:g} outside [{self.low:g}, {self.high:g}] "
+                               f"(realisable on a {self.step:g} grid)")
+        return counts
+
+    @property
+    def max_fingers(self) -> int:
+        return int(round(max(abs(self.low), abs(self.high)) / self.step))
+
+
+@dataclass(frozen=True)
+class MappingConfig:
+    weight: Grid = Grid(0.25, -3.0, 3.0)
+    bias: Grid = Grid(0.25, -3.0, 3.0)
+    cell: Grid = Grid(0.05, 0.05, 3.0)
+    internal_scale: float = 0.5  # sigma: internal current per software unit, in units
+
+    def __post_init__(self) -> None:
+        if self.internal_scale <= 0 or not math.isclose(REF_FINGERS / self.internal_scale,
+                                                         round(REF_FINGERS / self.internal_scale)):
+            raise MappingError(f"internal_scale: {self.internal_scale} must make {REF_FINGERS}/scale an integer")
+        if not math.isclose(self.weight.step * REF_FINGERS, 1.0):
+            raise MappingError("weight.step: must be 1/REF_FINGERS (one finger against the 4-finger reference)")
+
+
+REF_FINGERS = 4  # fingers of every signal's diode: a weight of k/4 is k output fingers
+CONVERTER_FINGERS = 1  # NMOS copy feeding the PMOS diode: the PMOS side carries 1/4 of the signal
+BIAS_LINE_FINGERS = 5  # diodes of the cell bias lines: one finger = 1/5 of a quarter unit = 0.05
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A mirror group: ``rows`` summing nodes fed from ``cols`` signals plus a bias per row."""
+
+    name: str  # "in", "c0", "o0", "out"
+    weight_key: str  # "W_in", "W_c0", ...
+    bias_key: str
+    source: str  # signal bundle name the columns read: "x", "u0", "h0", ...
+    target: str  # summing-node bundle the rows drive: "u0", "c0", "y0", "z"
+    weight_fingers: tuple[tuple[int, ...], ...]  # (rows, cols) signed
+    bias_fingers: tuple[int, ...]  # (rows,) signed
+
+    @property
+    def rows(self) -> int:
+        return len(self.weight_fingers)
+
+    @property
+    def cols(self) -> int:
+        return len(self.weight_fingers[0])
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    layer: int
+    index: int
+    beta1_fingers: int
+    delta_fingers: int
+    alpha_fingers: int
+    s0: int
+
+    @property
+    def beta2_fingers(self) -> int:
+        return self.beta1_fingers + self.delta_fingers
+
+    @property
+    def name(self) -> str:
+        return f"cell{self.layer}_{self.index}"
+
+
+@dataclass(frozen=True)
+class HardwareSpec:
+    format: str
+    n_in: int
+    width: int
+    cells_per_layer: int
+    layers: int
+    classes: int
+    unit_current_A: float
+    frame_period_s: float
+    internal_scale: float
+    weight_step: float
+    bias_step: float
+    cell_step: float
+    projections: tuple[Projection, ...]
+    cells: tuple[CellSpec, ...]
+    class_names: tuple[str, ...]
+    meta_json: str
+    quantisation_max_error: dict = field(default_factory=dict)
+
+    def projection(self, name: str) -> Projection:
+        for projection in self.projections:
+            if projection.name == name:
+                return projection
+        raise KeyError(name)
+
+    def layer_cells(self, layer: int) -> tuple[CellSpec, ...]:
+        return tuple(cell for cell in self.cells if cell.layer == layer)
+
+    @property
+    def state_pins(self) -> tuple[str, ...]:
+        return tuple(f"st{cell.layer}_{cell.index}" for cell in self.cells)
+
+    @property
+    def top_pins(self) -> tuple[str, ...]:
+        return (tuple(f"in{j}" for j in range(self.n_in)) + tuple(f"out{k}" for k in range(self.classes))
+                + self.state_pins + ("rst", "iref", "vdd_ff", "vdd_cells", "vdd_bias", "vss"))
+
+
+TOP_NAME = "bmru_top"
+
+
+# --------------------------------------------------------------------------------------
+# mapping
+
+
+def _fingers_tuple(array: np.ndarray) -> tuple:
+    if array.ndim == 1:
+        return tuple(int(v) for v in array)
+    return tuple(tuple(int(v) for v in row) for row in array)
+
+
+def _max_error(values: np.ndarray, counts: np.ndarray, step: float) -> float:
+    return float(np.max(np.abs(values - counts * step))) if values.size else 0.0
+
+
+def map_network(net: Network, config: MappingConfig = MappingConfig()) -> HardwareSpec:
+    """Quantise ``net`` to the hardware grid; raises :class:`MappingError` naming a bad parameter."""
+    errors: dict[str, float] = {}
+    projections = []
+
+    def projection(name, weight_key, bias_key, weights, bias, source, target):
+        wf = config.weight.fingers(weight_key, weights)
+        bf = config.bias.fingers(bias_key, bias)
+        errors[weight_key] = _max_error(weights, wf, config.weight.step)
+        errors[bias_key] = _max_error(bias, bf, config.bias.step)
+        projections.append(Projection(name, weight_key, bias_key, source, target, _fingers_tuple(wf),
+                                      _fingers_tuple(bf)))
+
+    projection("in", "W_in", "b_in", net.W_in, net.b_in, "x", "u0")
+    cells = []
+    for index, layer in enumerate(net.layers):
+        projection(f"c{index}", f"W_c{index}", f"b_c{index}", layer.W_c, layer.b_c, f"u{index}", f"c{index}")
+        counts = {}
+        for key in ("beta1", "delta", "alpha"):
+            values = getattr(layer, key)
+            counts[key] = config.cell.fingers(f"{key}{index}", values)
+            errors[f"{key}{index}"] = _max_error(values, counts[key], config.cell.step)
+        for n in range(layer.cells):
+            cells.append(CellSpec(index, n, int(counts["beta1"][n]), int(counts["delta"][n]),
+                                  int(counts["alpha"][n]), int(layer.s0[n])))
+        projection(f"o{index}", f"W_o{index}", f"b_o{index}", layer.W_o, layer.b_o, f"h{index}", f"y{index}")
+    projection("out", "W_out", "b_out", net.W_out, net.b_out, f"u{len(net.layers)}", "z")
+    return HardwareSpec(
+        format=SPEC_FORMAT, n_in=net.n_in, width=net.width, cells_per_layer=net.layers[0].cells,
+        layers=len(net.layers), classes=net.classes, unit_current_A=net.meta.unit_current_A,
+        frame_period_s=net.meta.frame_period_s, internal_scale=config.internal_scale,
+        weight_step=config.weight.step, bias_step=config.bias.step, cell_step=config.cell.step,
+        projections=tuple(projections), cells=tuple(cells), class_names=tuple(net.meta.classes),
+        meta_json=net.meta.to_json(), quantisation_max_error={k: round(v, 12) for k, v in sorted(errors.items())})
+
+
+def quantised_network(spec: HardwareSpec) -> Network:
+    """The software model the circuit implements: ``spec``'s finger counts times their steps."""
+    arrays: dict[str, np.ndarray] = {"format": np.array("bmru-fq/1"), "meta": np.array(spec.meta_json)}
+    for projection in spec.projections:
+        arrays[projection.weight_key] = np.array(projection.weight_fingers, dtype=np.float64) * spec.weight_step
+        arrays[projection.bias_key] = np.array(projection.bias_fingers, dtype=np.float64) * spec.bias_step
+    for layer in range(spec.layers):
+        cells = spec.layer_cells(layer)
+        arrays[f"beta1{layer}"] = np.array([c.beta1_fingers for c in cells], dtype=np.float64) * spec.cell_step
+        arrays[f"delta{layer}"] = np.array([c.delta_fingers for c in cells], dtype=np.float64) * spec.cell_step
+        arrays[f"alpha{layer}"] = np.array([c.alpha_fingers for c in cells], dtype=np.float64) * spec.cell_step
+        arrays[f"s0{layer}"] = np.array([c.s0 for c in cells], dtype=np.float64)
+    return validate(arrays)
+
+
+# --------------------------------------------------------------------------------------
+# JSON
+
+
+def spec_to_dict(spec: HardwareSpec) -> dict:
+    data = asdict(spec)
+    data["projections"] = [asdict(p) for p in spec.projections]
+    data["cells"] = [dict(asdict(c), beta2_fingers=c.beta2_fingers, name=c.name) for c in spec.cells]
+    data["top"] = {"name": TOP_NAME, "pins": list(spec.top_pins)}
+    data["meta"] = json.loads(spec.meta_json)
+    return data
+
+
+def spec_from_dict(data: dict) -> HardwareSpec:
+    if data.get("format") != SPEC_FORMAT:
+        raise MappingError(f"format: expected {SPEC_FORMAT!r}, got {data.get('format')!r}")
+    try:
+        projections = tuple(Projection(p["name"], p["weight_key"], p["bias_key"], p["source"], p["target"],
+                                       tuple(tuple(int(v) for v in row) for row in p["weight_fingers"]),
+                                       tuple(int(v) for v in p["bias_fingers"])) for p in data["projections"])
+        cells = tuple(CellSpec(int(c["layer"]), int(c["index"]), int(c["beta1_fingers"]), int(c["delta_fingers"]),
+                               int(c["alpha_fingers"]), int(c["s0"])) for c in data["cells"])
+        return HardwareSpec(
+            format=SPEC_FORMAT, n_in=int(data["n_in"]), width=int(data["width"]),
+            cells_per_layer=int(data["cells_per_layer"]), layers=int(data["layers"]), classes=int(data["classes"]),
+            unit_current_A=float(data["unit_current_A"]), frame_period_s=float(data["frame_period_s"]),
+            internal_scale=float(data["internal_scale"]), weight_step=float(data["weight_step"]),
+            bias_step=float(data["bias_step"]), cell_step=float(data["cell_step"]), projections=projections,
+            cells=cells, class_names=tuple(data["class_names"]), meta_json=str(data["meta_json"]),
+            quantisation_max_error=dict(data.get("quantisation_max_error", {})))
+    except (KeyError, TypeError, ValueError) as error:
+        raise MappingError(f"spec: malformed ({error!r})") from None
+
+
+def spec_json(spec: HardwareSpec) -> str:
+    return json.dumps(spec_to_dict(spec), indent=1, sort_keys=True) + "\n"
+
+
+def write_spec(path: str | Path, spec: HardwareSpec) -> None:
+    text = spec_json(spec)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def load_spec(path: str | Path) -> HardwareSpec:
+    path = Path(path)
+    if not path.is_file():
+        raise MappingError(f"{path}: no such spec file")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise MappingError(f"{path}: not valid JSON ({error})") from None
+    return spec_from_dict(data)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse  # noqa: PLC0415
+
+    from bmru.cli import fail, progress  # noqa: PLC0415
+    from bmru.weights import WeightsError, load_weights  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(prog="python -m generators.mapping",
+                                     description="Map bmru-fq/1 weights to a hardware spec (spec.json): "
+                                                 "finger counts per weight, bias and cell parameter.")
+    parser.add_argument("weights", help="bmru-fq/1 weights file (.npz)")
+    parser.add_argument("-o", "--out", default=None, help="output folder (default build/<weights stem>/)")
+    parser.add_argument("--internal-scale", type=float, default=MappingConfig.internal_scale,
+                        help="internal current per software unit, in units (default %(default)s)")
+    args = parser.parse_args(argv)
+    try:
+        net = load_weights(args.weights)
+        spec = map_network(net, MappingConfig(internal_scale=args.internal_scale))
+    except (WeightsError, MappingError) as error:
+        fail(str(error))
+    out = Path(args.out) if args.out else Path("build") / Path(args.weights).stem
+    write_spec(out / "spec.json", spec)
+    progress(f"wrote {out / 'spec.json'}")
+
+
+if __name__ == "__main__":
+    main()

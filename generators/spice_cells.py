@@ -1,0 +1,283 @@
+"""SPICE sub-circuits of the current-mode BMRU array (text generators, one per block).
+
+Conventions shared by every block
+---------------------------------
+- A *signal* is a current flowing into a stack of two diode-connected NMOS of
+  ``REF_FINGERS`` unit fingers each: the summing node ``t`` is the top diode's drain/gate, the
+  node ``a`` between them the bottom diode's. Current cannot flow backwards into the diodes, so
+  the node that feeds them computes ReLU of its net current for free.
+- Every NMOS output (a sink for a negative weight, a converter) is a cascoded pair: the bottom
+  device (gate ``a``) sets the current, the cascode (gate ``t``) keeps the bottom's drain at the
+  bottom diode's voltage whatever the output node does. Without it the NMOS model's drain
+  current rises ~20 %/V of drain voltage (DESIGN.md section 3) and sums that nearly cancel
+  come out wrong by tens of percent.
+- Where a signal must be *sourced* (positive weights, residual copies) a *converter* copies a
+  quarter of it (1 NMOS finger against the 4-finger diode) into a 1-finger diode-connected PMOS
+  (the "p-line"); a PMOS output of k fingers then sources k/4 of the signal (PMOS drain
+  sensitivity is only ~1-2 %/V).
+- Devices are unit fingers (``UNIT_NFET`` / ``UNIT_PFET``); a parameter of k fingers is ONE
+  instance with ``m=k``. NMOS bulks go to ``vss``, PMOS bulks to the block's ``vdd``.
+- Instance names say which learned parameter a device realises: ``XW_c0_r1_c2`` is
+  ``W_c0[1, 2]`` (``XW_c0_r1_c2_cas`` its cascode when it is a sink), ``Xb_o1_r3`` is ``b_o1[3]``; in a cell ``Xbeta2``, ``Xdelta``, ``Xalpha`` and
+  ``Xreset`` realise ``beta1 + delta``, ``delta``, ``alpha`` and ``s0``.
+
+No element other than MOSFET sub-circuit instances and block instances appears inside a
+``.subckt`` (LVS and the layout reader see only devices).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from generators.mapping import (BIAS_LINE_FINGERS, CONVERTER_FINGERS, REF_FINGERS, CellSpec, HardwareSpec,
+                                Projection)
+from pdk_sky130_180.devices import NMOS, PMOS, Fet
+from pdk_sky130_180.rules import snap  # widths on the 5 nm manufacturing grid (x.1b)
+
+
+@dataclass(frozen=True)
+class UnitDevice:
+    fet: Fet
+    w_um: float
+    l_um: float
+
+    def line(self, name: str, d: str, g: str, s: str, b: str, m: int = 1) -> str:
+        return self.fet.instance(name, d, g, s, b, self.w_um, self.l_um, m)
+
+
+# Unit fingers, W/L = 1 µm / 1 µm. Every NMOS output is cascoded, so its drain-voltage
+# sensitivity does not matter; the gate area is kept small because the signal lines must settle
+# within a fraction of a 10 ms frame at tens of pA per finger (gate capacitance / current).
+UNIT_NFET = UnitDevice(NMOS, 1.0, 1.0)
+UNIT_PFET = UnitDevice(PMOS, 1.0, 1.0)
+# Switches, the state inverter, the clamp and the reset device: small, so the comparator node
+# carries little capacitance (it must swing within a fraction of a frame at tens of pA), and
+# L = 0.5 µm so an off NMOS leaks far less than the inverter's load current.
+SWITCH_NFET = UnitDevice(NMOS, 0.42, 0.5)
+SWITCH_PFET = UnitDevice(PMOS, 0.42, 0.5)
+
+# PMOS diodes are trimmed: a PMOS output sits at ~1.0-1.5 V source-drain voltage against its
+# diode's ~0.5 V and so delivers ~2 % more than its finger ratio. In the sky130 model a PMOS
+# near W = 1 µm carries *more* current when narrower, so the trimmed diode is narrower
+# (values found with ``python -m sim.characterise``; see characterisation/summary.json).
+PMOS_DIODE_TRIM = 0.962
+PMOS_DIODE = UnitDevice(PMOS, snap(UNIT_PFET.w_um * PMOS_DIODE_TRIM), UNIT_PFET.l_um)
+# The cell's threshold line gets its own trim (its sources see ~1.2 V at the comparator's trip point).
+CELL_LINE_TRIM = 0.955
+CELL_LINE_DIODE = UnitDevice(PMOS, snap(UNIT_PFET.w_um * CELL_LINE_TRIM), UNIT_PFET.l_um)
+# The hysteresis-width line (NMOS) likewise, so that delta matches beta2 at the trip point.
+DELTA_LINE_TRIM = 1.025
+DELTA_LINE_DIODE = UnitDevice(NMOS, snap(UNIT_NFET.w_um * DELTA_LINE_TRIM), UNIT_NFET.l_um)
+
+# A constant sink of about a tenth of a cell step on the comparator node, so both thresholds sit
+# that much below beta2 / beta1: a candidate exactly on a threshold then does what the
+# software does (c >= beta2 sets, c >= beta1 holds). With integer weights and grid thresholds
+# such ties are common (e.g. c = b_c when the inputs are silent).
+TIE_DEVICE = UnitDevice(NMOS, 0.42, 20.0)
+
+HOLD_FINGERS = 4  # inverter load of a cell: four cell-bias fingers (0.2 sigma units)
+
+
+def _subckt(name: str, pins: list[str], body: list[str], comment: str) -> str:
+    head = [f"* {line}" for line in comment.strip().splitlines()]
+    return "\n".join(head + [f".subckt {name} {' '.join(pins)}"] + body + [f".ends {name}", ""])
+
+
+def diode_fingers_for_inputs(spec: HardwareSpec) -> int:
+    """Input diodes are ``REF_FINGERS / sigma`` wide: pin current x*unit becomes sigma*x inside."""
+    return int(round(REF_FINGERS / spec.internal_scale))
+
+
+# --------------------------------------------------------------------------------------
+# bias generator
+
+
+BIAS_NAME = "bmru_bias"
+BIAS_PINS = ["iref", "nb", "pb", "nc", "vdd", "vss"]
+
+
+def bias_block(spec: HardwareSpec) -> str:
+    """All bias lines from the iref pin (one unit current).
+
+    iref flows through a stack of two diode-connected NMOS of 4/sigma fingers each: the bottom
+    node ``nb`` is the NMOS line of 0.25 sigma per finger (b < 0 sinks); the top node, the
+    ``iref`` pin itself, sits at about twice a diode voltage and is the cascode gate (``ncas``)
+    of every n->p converter, which keeps the converters' drains near their references' drains
+    (the NMOS model's drain current rises ~20 %/V otherwise). Derived lines, each one
+    0.25 sigma branch: ``pb`` PMOS 0.25 sigma per finger (b > 0 sources), ``nc`` NMOS 0.05
+    sigma per finger (delta sinks). Each cell makes its own PMOS line from ``nb`` (see
+    :func:`cell_block`).
+    """
+    n, p = UNIT_NFET, UNIT_PFET
+    ref = diode_fingers_for_inputs(spec)
+    body = [
+        n.line("Ncas", "iref", "iref", "nb", "vss", ref),
+        n.line("Nref", "nb", "nb", "vss", "vss", ref),
+        n.line("Npb", "kpb", "nb", "vss", "vss", 1),
+        n.line("Cpb", "pb", "iref", "kpb", "vss", 1),
+        PMOS_DIODE.line("Ppb", "pb", "pb", "vdd", "vdd", 1),
+        p.line("Pnc", "nc", "pb", "vdd", "vdd", 1),
+        DELTA_LINE_DIODE.line("Nnc", "nc", "nc", "vss", "vss", BIAS_LINE_FINGERS),
+    ]
+    return _subckt(BIAS_NAME, BIAS_PINS, body, "Bias generator: every bias current derives from the iref pin.")
+
+
+# --------------------------------------------------------------------------------------
+# receivers: ReLU diodes and n->p converters
+
+
+def receiver_name(bundle: str) -> str:
+    return f"rx_{bundle}"
+
+
+def receiver_pins(size: int, converters: tuple[bool, ...]) -> list[str]:
+    pins = [f"t{i}" for i in range(size)] + [f"a{i}" for i in range(size)]
+    return pins + [f"p{i}" for i in range(size) if converters[i]] + ["vdd", "vss"]
+
+
+def sink(name: str, drain: str, gate_a: str, gate_t: str, m: int) -> list[str]:
+    """A cascoded NMOS mirror output of ``m`` fingers: bottom (gate ``a``) and cascode (gate ``t``)."""
+    mid = f"k_{name}"
+    return [UNIT_NFET.line(name, mid, gate_a, "vss", "vss", m), UNIT_NFET.line(f"{name}_cas", drain, gate_t, mid, "vss", m)]
+
+
+def receiver_block(bundle: str, diode_fingers: int, converters: tuple[bool, ...]) -> str:
+    """Per signal: the ReLU diode stack (``t`` over ``a``) and, where needed, the quarter-current p-line."""
+    n = UNIT_NFET
+    body = []
+    for i, convert in enumerate(converters):
+        body.append(n.line(f"T{i}", f"t{i}", f"t{i}", f"a{i}", "vss", diode_fingers))
+        body.append(n.line(f"D{i}", f"a{i}", f"a{i}", "vss", "vss", diode_fingers))
+        if convert:
+            body += sink(f"K{i}", f"p{i}", f"a{i}", f"t{i}", CONVERTER_FINGERS)
+            body.append(PMOS_DIODE.line(f"P{i}", f"p{i}", f"p{i}", "vdd", "vdd", 1))
+    return _subckt(receiver_name(bundle), receiver_pins(len(converters), converters), body,
+                   f"Receiver of signals {bundle}: ReLU diode stacks ({diode_fingers} fingers) and n->p converters.")
+
+
+# --------------------------------------------------------------------------------------
+# projections (mirror groups)
+
+
+def projection_name(projection: Projection) -> str:
+    return f"fc_{projection.name}"
+
+
+def positive_columns(projection: Projection) -> tuple[bool, ...]:
+    return tuple(any(row[j] > 0 for row in projection.weight_fingers) for j in range(projection.cols))
+
+
+def projection_pins(projection: Projection) -> list[str]:
+    need_p = positive_columns(projection)
+    return ([f"st{j}" for j in range(projection.cols)] + [f"sa{j}" for j in range(projection.cols)]
+            + [f"sp{j}" for j in range(projection.cols) if need_p[j]]
+            + [f"t{i}" for i in range(projection.rows)] + ["iref", "nb", "pb", "vdd", "vss"])
+
+
+def projection_block(projection: Projection) -> str:
+    """One mirror output per non-zero weight and bias; the outputs of a row meet at node ``t<row>``.
+
+    Positive: a PMOS of k fingers on the column's p-line (or ``pb`` for a bias). Negative: a
+    cascoded NMOS pair of k fingers on the column's ``a``/``t`` lines (or ``nb``/``iref``).
+    """
+    p = UNIT_PFET
+    key = projection.weight_key
+    body = []
+    for i, row in enumerate(projection.weight_fingers):
+        for j, k in enumerate(row):
+            name = f"W_{key[2:]}_r{i}_c{j}"
+            if k > 0:
+                body.append(p.line(name, f"t{i}", f"sp{j}", "vdd", "vdd", k))
+            elif k < 0:
+                body += sink(name, f"t{i}", f"sa{j}", f"st{j}", -k)
+        k = projection.bias_fingers[i]
+        name = f"b_{projection.bias_key[2:]}_r{i}"
+        if k > 0:
+            body.append(p.line(name, f"t{i}", "pb", "vdd", "vdd", k))
+        elif k < 0:
+            body += sink(name, f"t{i}", "nb", "iref", -k)
+    return _subckt(projection_name(projection), projection_pins(projection), body,
+                   f"Mirror group {key} / {projection.bias_key}: "
+                   f"{projection.rows} summing nodes from {projection.cols} signals.")
+
+
+# --------------------------------------------------------------------------------------
+# the BMRU cell
+
+
+CELL_PINS = ["c", "h", "st", "rst", "nb", "ncas", "nc", "vdd", "vss"]
+
+
+def cell_name(cell: CellSpec) -> str:
+    return f"bmru_{cell.name}"
+
+
+def cell_block(cell: CellSpec) -> str:
+    """Current-mode Schmitt trigger with its own threshold bias line, 18 transistors.
+
+    ``c``: candidate summing node, into the ReLU diode stack ``T1``/``M1``; ``M2`` (cascoded by
+    ``M2c``) copies it into the
+    comparator node ``x`` where it fights the threshold source ``Xbeta2`` (beta2 = beta1 + delta).
+    ``Xclamp`` (a PMOS diode to ground) stops ``x`` near 1 V instead of the rail, so ``x`` has a
+    small swing to cover before the cell flips. ``c`` above beta2 pulls ``x`` below the trip
+    point of ``Xinv`` (an NMOS whose load ``Xhold`` is a small bias current, so the inverter
+    never draws more than that), the state node ``st`` rises, ``Xdsw`` switches the width sink
+    ``Xdelta`` onto ``x`` (positive feedback: the cell now resets only when c + delta < beta2,
+    i.e. c < beta1) and ``Xasw`` steers the output source ``Xalpha`` from ``Xdump`` (gate ``x``,
+    to ground) to ``h``, so ``Xalpha``'s drain hardly moves. ``Xreset`` (gate ``rst``) presets
+    the state to ``s0``: it pulls ``x`` low (state 1) or ``st`` low (state 0). ``Xtie`` sinks about a
+    tenth of a step from ``x`` so that exact ties go the software's way (see ``TIE_DEVICE``).
+
+    ``XKpc``/``XCpc``/``XPpc`` make the cell's own PMOS bias line ``pc`` (0.05 sigma per finger) from
+    the global ``nb`` line: a switching cell kicks its bias line through the drain-gate
+    capacitance of its sources, and a shared line would shift every other cell's thresholds.
+    """
+    n, p, ns, ps = UNIT_NFET, UNIT_PFET, SWITCH_NFET, SWITCH_PFET
+    reset_node = "x" if cell.s0 == 1 else "st"
+    body = [
+        n.line("Kpc", "kpc", "nb", "vss", "vss", 1),
+        n.line("Cpc", "pc", "ncas", "kpc", "vss", 1),
+        CELL_LINE_DIODE.line("Ppc", "pc", "pc", "vdd", "vdd", BIAS_LINE_FINGERS),
+        n.line("T1", "c", "c", "a", "vss", REF_FINGERS),
+        n.line("M1", "a", "a", "vss", "vss", REF_FINGERS),
+        n.line("M2", "xm", "a", "vss", "vss", REF_FINGERS),
+        n.line("M2c", "x", "c", "xm", "vss", REF_FINGERS),
+        p.line("beta2", "x", "pc", "vdd", "vdd", cell.beta2_fingers),
+        ps.line("clamp", "vss", "vss", "x", "vdd", 1),
+        n.line("delta", "xd", "nc", "vss", "vss", cell.delta_fingers),
+        ns.line("dsw", "x", "st", "xd", "vss", 1),
+        ns.line("inv", "st", "x", "vss", "vss", 1),
+        p.line("hold", "st", "pc", "vdd", "vdd", HOLD_FINGERS),
+        p.line("alpha", "ha", "pc", "vdd", "vdd", cell.alpha_fingers),
+        ns.line("asw", "ha", "st", "h", "vss", 1),
+        ns.line("dump", "ha", "x", "vss", "vss", 1),
+        ns.line("reset", reset_node, "rst", "vss", "vss", 1),
+        TIE_DEVICE.line("tie", "x", "nc", "vss", "vss", 1),
+    ]
+    return _subckt(cell_name(cell), CELL_PINS, body,
+                   f"BMRU {cell.name}: beta1={cell.beta1_fingers} delta={cell.delta_fingers} "
+                   f"alpha={cell.alpha_fingers} fingers of the cell step, s0={cell.s0}.")
+
+
+# --------------------------------------------------------------------------------------
+# residual skip
+
+
+def residual_name(layer: int) -> str:
+    return f"res{layer}"
+
+
+def residual_pins(width: int) -> list[str]:
+    return [f"yp{i}" for i in range(width)] + [f"up{i}" for i in range(width)] + [f"t{i}" for i in range(width)] + [
+        "vdd", "vss"]
+
+
+def residual_block(layer: int, width: int) -> str:
+    """u_{l+1} = y_l + u_l: PMOS copies (4 fingers on the quarter-current p-lines) of both into t."""
+    p = UNIT_PFET
+    body = []
+    for i in range(width):
+        body.append(p.line(f"R_y{i}", f"t{i}", f"yp{i}", "vdd", "vdd", REF_FINGERS))
+        body.append(p.line(f"R_u{i}", f"t{i}", f"up{i}", "vdd", "vdd", REF_FINGERS))
+    return _subckt(residual_name(layer), residual_pins(width), body,
+                   f"Residual skip of layer {layer}: u{layer + 1} = y{layer} + u{layer} (currents add).")

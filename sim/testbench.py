@@ -1,0 +1,117 @@
+"""Testbench deck around any netlist whose top sub-circuit has the array's pins.
+
+Pins are connected by name, so the same bench drives the schematic and an extracted netlist:
+``in<j>`` get input currents, ``out<k>`` are held at ``OUT_HOLD_V`` by a voltage source that
+measures the class current, ``st<l>_<n>`` are observed, ``rst`` gets the preset pulse, ``iref``
+the reference current drawn from the bias supply, and each ``vdd*`` pin its own 1.8 V source
+so that power splits by supply. Unknown pins are an error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pdk_sky130_180.devices import SUPPLY_V
+from pdk_sky130_180.models import include_line
+from sim.ngspice import control_block, options_line
+from sim.stimulus import Timing, input_currents, pwl_points, pwl_text, reset_points
+
+OUT_HOLD_V = 0.5  # class outputs are held near the voltage of a summing node (a diode stack)
+SUPPLY_PIN = re.compile(r"^vdd(_\w+)?$")
+
+
+class BenchError(ValueError):
+    """A netlist or stimulus the bench cannot drive; the message names it."""
+
+
+@dataclass(frozen=True)
+class TopCircuit:
+    name: str
+    pins: tuple[str, ...]
+
+    @property
+    def inputs(self) -> list[str]:
+        return sorted((p for p in self.pins if re.fullmatch(r"in\d+", p)), key=lambda p: int(p[2:]))
+
+    @property
+    def outputs(self) -> list[str]:
+        return sorted((p for p in self.pins if re.fullmatch(r"out\d+", p)), key=lambda p: int(p[3:]))
+
+    @property
+    def states(self) -> list[str]:
+        found = [p for p in self.pins if re.fullmatch(r"st\d+_\d+", p)]
+        return sorted(found, key=lambda p: tuple(int(v) for v in p[2:].split("_")))
+
+    @property
+    def supplies(self) -> list[str]:
+        return [p for p in self.pins if SUPPLY_PIN.match(p)]
+
+
+def find_top(netlist_text: str, name: str | None = None) -> TopCircuit:
+    """The named sub-circuit (or the last one defined) with its pins, lower-cased."""
+    subckts: list[TopCircuit] = []
+    lines = netlist_text.splitlines()
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if line.lower().startswith(".subckt"):
+            words = line.split()
+            while index + 1 < len(lines) and lines[index + 1].startswith("+"):
+                index += 1
+                words += lines[index][1:].split()
+            pins = tuple(w.lower() for w in words[2:] if "=" not in w and w.lower() != "params:")
+            subckts.append(TopCircuit(words[1].lower(), pins))
+        index += 1
+    if not subckts:
+        raise BenchError("netlist: no .subckt found")
+    if name is None:
+        return subckts[-1]
+    for subckt in subckts:
+        if subckt.name == name.lower():
+            return subckt
+    raise BenchError(f"netlist: no sub-circuit named {name!r}")
+
+
+def deck_text(netlist_path: str | Path, top: TopCircuit, x: np.ndarray, unit_current_A: float,
+              frame_period_s: float, corner: str = "tt", temperature_C: float = 27.0,
+              max_step_fraction: float = 0.05) -> str:
+    """Full deck simulating one utterance ``x`` (T, n_in) on the netlist's top circuit."""
+    frames, n_in = x.shape
+    if len(top.inputs) != n_in:
+        raise BenchError(f"netlist: top circuit {top.name} has {len(top.inputs)} input pins, x has {n_in} features")
+    timing = Timing(frame_period_s, frames)
+    currents = input_currents(x, unit_current_A)
+    lines = [f"* bench for {top.name}", include_line(corner), f'.include "{Path(netlist_path).resolve()}"',
+             options_line(), f".temp {temperature_C:g}"]
+    known = set(top.inputs) | set(top.outputs) | set(top.states) | set(top.supplies) | {"rst", "iref", "vss"}
+    unknown = [p for p in top.pins if p not in known]
+    if unknown:
+        raise BenchError(f"netlist: top circuit {top.name} has pins the bench does not know: {unknown}")
+    lines.append(f"Xdut {' '.join(top.pins)} {top.name}")
+    for supply in top.supplies:
+        lines.append(f"V{supply} {supply} 0 {SUPPLY_V:g}")
+    if "vss" in top.pins:
+        lines.append("Vvss vss 0 0")
+    if "iref" in top.pins:
+        source = "vdd_bias" if "vdd_bias" in top.supplies else (top.supplies[0] if top.supplies else None)
+        if source is None:
+            raise BenchError("netlist: iref needs a vdd pin to draw from")
+        lines.append(f"Iref {source} iref {unit_current_A:g}")
+    if "rst" in top.pins:
+        lines.append(f"Vrst rst 0 {pwl_text(reset_points(timing, SUPPLY_V))}")
+    for j, pin in enumerate(top.inputs):
+        lines.append(f"I{pin} 0 {pin} {pwl_text(pwl_points(currents[:, j], timing))}")
+    for pin in top.outputs:
+        lines.append(f"V{pin} {pin} 0 {OUT_HOLD_V:g}")
+    vectors = [f"v({p})" for p in top.states] + [f"i(v{p})" for p in top.outputs] + [
+        f"i(v{s})" for s in top.supplies]
+    step = frame_period_s / 100
+    analysis = f"tran {step:.6g} {timing.stop_s:.9g} 0 {frame_period_s * max_step_fraction:.6g}"
+    save = "save " + " ".join(vectors)
+    control = control_block(analysis, vectors).replace(f"\n{analysis}", f"\n{save}\n{analysis}")
+    lines += [control, ".end", ""]
+    return "\n".join(lines)

@@ -1,0 +1,103 @@
+"""Weights -> hardware spec: quantisation, round trip, realisable ranges."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bmru.model import run
+from bmru.weights import validate
+from generators.mapping import (MappingConfig, MappingError, load_spec, map_network, quantised_network,
+                                spec_from_dict, spec_json, spec_to_dict, write_spec)
+from tests.conftest import random_arrays
+
+
+def on_grid(arrays: dict) -> dict:
+    """random_arrays scales biases after gridding; snap them back onto the 0.25 grid."""
+    for key, value in arrays.items():
+        if key.startswith("b_"):
+            arrays[key] = np.round(value / 0.25) * 0.25
+    return arrays
+
+
+@pytest.fixture
+def grid_net(rng):
+    return validate(on_grid(random_arrays(rng, n_in=5, width=3, layers=2, grid=0.25)))
+
+
+def test_grid_network_maps_exactly(grid_net):
+    spec = map_network(grid_net)
+    q = quantised_network(spec)
+    np.testing.assert_array_equal(q.W_in, grid_net.W_in)
+    for a, b in zip(q.layers, grid_net.layers):
+        for name in ("W_c", "b_c", "W_o", "b_o", "s0"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+        for name in ("beta1", "delta", "alpha"):
+            np.testing.assert_allclose(getattr(a, name), getattr(b, name), atol=1e-12)
+    assert all(v < 1e-9 for v in spec.quantisation_max_error.values())
+
+
+def test_fingers_are_one_per_parameter(grid_net):
+    spec = map_network(grid_net)
+    projection = spec.projection("in")
+    assert np.array(projection.weight_fingers).shape == grid_net.W_in.shape
+    np.testing.assert_array_equal(np.array(projection.weight_fingers) * 0.25, grid_net.W_in)
+    cell = spec.layer_cells(1)[0]
+    assert cell.beta2_fingers == cell.beta1_fingers + cell.delta_fingers
+    assert cell.beta1_fingers * 0.05 == pytest.approx(grid_net.layers[1].beta1[0])
+
+
+def test_off_grid_values_are_rounded_and_model_runs(rng):
+    net = validate(random_arrays(rng, n_in=4, width=2, layers=1))
+    spec = map_network(net)
+    q = quantised_network(spec)
+    assert np.max(np.abs(q.W_in - net.W_in)) <= 0.125 + 1e-12
+    assert spec.quantisation_max_error["W_in"] <= 0.125 + 1e-12
+    out = run(q, rng.normal(size=(2, 5, 4)))
+    assert out.logits.shape == (2, 5, 2)
+
+
+def test_json_round_trip_is_exact(grid_net, tmp_path):
+    spec = map_network(grid_net)
+    path = tmp_path / "spec.json"
+    write_spec(path, spec)
+    again = load_spec(path)
+    assert spec_json(again) == spec_json(spec)
+    assert json.loads(path.read_text())["top"]["pins"][0] == "in0"
+    assert spec_from_dict(spec_to_dict(spec)) == spec
+
+
+@pytest.mark.parametrize("key,index,value,message", [
+    ("W_c0", (1, 0), 3.4, r"W_c0\[1,0\]: 3.4 outside \[-3, 3\]"),
+    ("W_in", (0, 2), -3.2, r"W_in\[0,2\]: -3.2 outside \[-3, 3\]"),
+    ("b_o0", (1,), 3.5, r"b_o0\[1\]: 3.5 outside"),
+    ("alpha0", (0,), 0.02, r"alpha0\[0\]: 0.02 outside \[0.05, 3\]"),
+    ("beta10", (1,), 3.2, r"beta10\[1\]: 3.2 outside \[0.05, 3\]"),
+    ("delta0", (0,), 0.01, r"delta0\[0\]: 0.01 outside"),
+])
+def test_out_of_range_is_named(rng, key, index, value, message):
+    arrays = random_arrays(rng, n_in=3, width=2, layers=1, grid=0.25)
+    arrays[key] = np.array(arrays[key], dtype=np.float64)
+    arrays[key][index] = value
+    with pytest.raises(MappingError, match=message):
+        map_network(validate(arrays))
+
+
+def test_edges_of_the_range_are_realisable(rng):
+    arrays = random_arrays(rng, n_in=3, width=2, layers=1, grid=0.25)
+    arrays["W_in"][0, 0] = 3.0
+    arrays["W_in"][0, 1] = -3.0
+    arrays["b_in"][0] = -3.0
+    arrays["alpha0"][0] = 3.0
+    arrays["beta10"][0] = 0.05
+    arrays["delta0"][0] = 3.0
+    spec = map_network(validate(arrays))
+    assert spec.projection("in").weight_fingers[0][:2] == (12, -12)
+    assert spec.layer_cells(0)[0].beta2_fingers == 61
+
+
+def test_bad_internal_scale():
+    with pytest.raises(MappingError, match="internal_scale"):
+        MappingConfig(internal_scale=0.3)

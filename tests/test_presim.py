@@ -1,0 +1,107 @@
+"""End to end: a tiny network in ngspice agrees with the quantised software model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from bmru.model import run
+from bmru.weights import save_weights, validate
+from generators.mapping import map_network, quantised_network
+from generators.schematic import schematic_text
+from sim.presim import main as presim_main
+from sim.runner import evaluate
+
+pytestmark = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice not installed")
+
+FRAMES = 10
+PERIOD = 0.005
+
+
+def tiny_arrays() -> dict[str, np.ndarray]:
+    """n_in=2, D=N=2, L=1, C=2; input 0 drives cell 0, input 1 drives cell 1 (hand-made, on the grid)."""
+    return {
+        "format": np.array("bmru-fq/1"),
+        "W_in": np.array([[1.0, -0.25], [-0.25, 1.0]]), "b_in": np.array([0.0, 0.25]),
+        "W_c0": np.array([[1.5, -0.5], [-0.5, 1.25]]), "b_c0": np.array([0.0, -0.25]),
+        "beta10": np.array([0.4, 0.5]), "delta0": np.array([0.6, 0.5]), "alpha0": np.array([1.0, 1.5]),
+        "s00": np.array([0.0, 1.0]),
+        "W_o0": np.array([[1.0, -0.5], [-0.5, 1.0]]), "b_o0": np.array([0.0, 0.0]),
+        "W_out": np.array([[1.0, -0.75], [-0.75, 1.0]]), "b_out": np.array([0.25, 0.0]),
+        "meta": np.array(json.dumps({"unit_current_A": 1e-9, "frame_period_s": PERIOD, "classes": ["a", "b"]})),
+    }
+
+
+def tiny_inputs(net, count: int, seed: int = 7) -> np.ndarray:
+    """Random rectified inputs whose candidates stay >= 0.1 units away from every threshold."""
+    rng = np.random.default_rng(seed)
+    kept = []
+    while len(kept) < count:
+        x = np.maximum(rng.normal(0.6, 0.8, (FRAMES, net.n_in)), 0)
+        c = run(net, x[None]).candidates[0][0]
+        layer = net.layers[0]
+        margin = np.minimum(np.abs(c - layer.beta1), np.abs(c - layer.beta2)).min()
+        if margin >= 0.1:
+            kept.append(x)
+    return np.stack(kept)
+
+
+def test_tiny_network_agrees_with_software(tmp_path):
+    net = validate(tiny_arrays())
+    spec = map_network(net)
+    x = tiny_inputs(quantised_network(spec), 2)
+    netlist = tmp_path / "schematic.spice"
+    netlist.write_text(schematic_text(spec))
+    result = evaluate("schematic", netlist, spec, x, None, jobs=2)
+    assert result["frame_state_agreement"] == 1.0
+    assert result["decision_agreement"] == 1.0
+    sw = run(quantised_network(spec), x)
+    assert any(s.any() for s in sw.states[0].reshape(-1, 2).T)  # the cells do switch
+    power = result["power_nW"]
+    assert 0 < power["total_mean"] < 40
+    assert power["total_mean"] == pytest.approx(power["cells_mean"] + power["feedforward_mean"] + power["bias_mean"],
+                                                rel=1e-6)
+
+
+def test_cli_writes_presim_json(tmp_path):
+    net = validate(tiny_arrays())
+    weights = tmp_path / "tiny.npz"
+    save_weights(weights, net)
+    x = tiny_inputs(quantised_network(map_network(net)), 1)
+    inputs = tmp_path / "inputs.npz"
+    np.savez(inputs, x=x, y=np.array([0]))
+    out = tmp_path / "out"
+    presim_main([str(weights), "--inputs", str(inputs), "-o", str(out), "--jobs", "1"])
+    data = json.loads((out / "presim.json").read_text())
+    for key in ("netlist", "utterances", "decision_agreement", "frame_state_agreement", "sw_accuracy", "hw_accuracy",
+                "power_nW", "sim_seconds_per_utterance", "software_seconds_per_utterance"):
+        assert key in data
+    assert data["netlist"] == "schematic" and data["utterances"] == 1
+    assert set(data["power_nW"]) >= {"total_mean", "total_min", "total_max", "cells_mean", "feedforward_mean",
+                                     "bias_mean"}
+    assert (out / "schematic.spice").is_file() and (out / "spec.json").is_file()
+
+
+def test_cli_bad_inputs_write_nothing(tmp_path, capsys):
+    net = validate(tiny_arrays())
+    weights = tmp_path / "tiny.npz"
+    save_weights(weights, net)
+    inputs = tmp_path / "inputs.npz"
+    np.savez(inputs, x=np.zeros((1, 4, 3)))  # 3 features for a 2-input network
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_info:
+        presim_main([str(weights), "--inputs", str(inputs), "-o", str(out)])
+    assert exit_info.value.code != 0
+    assert "x" in capsys.readouterr().err
+    assert not out.exists()
+    arrays = tiny_arrays()
+    arrays["W_in"] = np.array([[3.5, 0.0], [0.0, 1.0]])
+    save_weights(weights, validate(arrays))
+    np.savez(inputs, x=np.zeros((1, 4, 2)))
+    with pytest.raises(SystemExit):
+        presim_main([str(weights), "--inputs", str(inputs), "-o", str(out)])
+    assert "W_in[0,0]" in capsys.readouterr().err
+    assert not out.exists()
