@@ -10,6 +10,7 @@ and utterance decisions with the quantised software model. Writes ``OUT/presim.j
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -24,6 +25,18 @@ from sim.runner import MAX_STEP_FRACTION, evaluate
 
 DEFAULT_WEIGHTS = "examples/kws_yes_d4.npz"
 DEFAULT_INPUTS = "examples/kws_yes_test.npz"
+
+
+def _same_spec(path: Path, spec) -> bool:
+    """True when ``path`` already holds this spec (possibly with the layout's area added)."""
+    if not path.is_file():
+        return False
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return False
+    data.pop("area_um2", None)
+    return data == json.loads(spec_json(spec))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -72,7 +85,8 @@ def main(argv: list[str] | None = None) -> None:
                           temperature_C=args.temp, on_done=on_done, max_step_fraction=args.max_step)
         result.update(weights=str(args.weights), inputs=str(args.inputs))
         out.mkdir(parents=True, exist_ok=True)
-        (out / "spec.json").write_text(spec_json(spec))
+        if not _same_spec(out / "spec.json", spec):  # keep the generator's spec.json (it adds the area)
+            (out / "spec.json").write_text(spec_json(spec))
         shutil.copyfile(netlist, out / "schematic.spice")
         write_json(out / "presim.json", result)
     finally:
