@@ -43,8 +43,8 @@ import klayout.db as db
 from bmru.weights import atomic_write
 from pdk_sky130_180 import layers as L
 from pdk_sky130_180.devices import NFET, PFET
+from pdk_sky130_180.pex import SUBSTRATE_NET  # KPEX's name for the substrate net
 
-SUBSTRATE_NET = "sky130_gnd"
 MOS_MODELS = (NFET, PFET)
 W_TOLERANCE_REL = 1e-3
 L_TOLERANCE_REL = 1e-3

@@ -26,6 +26,7 @@ from pathlib import Path
 from bmru.weights import atomic_write
 from generators import spice_cells as sc
 from generators.mapping import REF_FINGERS, TOP_NAME, HardwareSpec, spec_json
+from pdk_sky130_180.devices import DEVICE_NAMES
 
 
 def layer_name(layer: int) -> str:
@@ -157,7 +158,7 @@ def schematic_text(spec: HardwareSpec) -> str:
 
 
 def device_count(text: str) -> int:
-    return sum(1 for line in text.splitlines() if line.startswith("X") and "sky130_fd_pr__" in line)
+    return sum(1 for line in text.splitlines() if line.startswith("X") and any(name in line for name in DEVICE_NAMES))
 
 
 def write_schematic(path: str | Path, spec: HardwareSpec) -> None:
