@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import os
+import threading
 import re
 from pathlib import Path
 
@@ -195,7 +196,8 @@ def reduced_include(corner: str = "tt") -> Path:
     if not path.is_file():
         text = reduced_text(corner)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        # unique per process and thread: parallel simulations may all build the cache at once
+        tmp = path.with_suffix(f".tmp{os.getpid()}_{threading.get_ident()}")
         tmp.write_text(text)
         os.replace(tmp, path)
     return path
