@@ -18,7 +18,7 @@ from bmru.weights import WeightsError, atomic_write, load_weights
 from generators import layout as array_layout
 from generators.mapping import TOP_NAME, HardwareSpec, MappingConfig, MappingError, map_network, spec_to_dict
 from generators.netlist import Device, flatten, parse_spice, unreachable_devices
-from generators.schematic import schematic_text
+from generators.schematic import schematic_text, track_order
 
 CELL_BLOCK_PREFIX = "bmru_cell"  # sub-circuits of the BMRU cells (generators.spice_cells)
 WEIGHT_BLOCK_PREFIX = "fc_"  # sub-circuits of the weight mirror arrays
@@ -73,7 +73,8 @@ def generate(weights_path: str | Path, out: str | Path, config: MappingConfig = 
     progress(f"[array] {len(devices)} devices ({sum(d.multiplier for d in devices)} fingers); placing and routing")
 
     start = time.perf_counter()
-    layout, result = array_layout.build(devices, spec.top_pins, TOP_NAME, array_layout.transistor_cell)
+    layout, result = array_layout.build(devices, spec.top_pins, TOP_NAME, array_layout.transistor_cell,
+                                        net_order=track_order)
     seconds["layout"] = time.perf_counter() - start
     area = area_report(spec, devices, result)
 

@@ -86,8 +86,10 @@ def _rows(devices: list[Device], templates: dict[tuple, CellTemplate], max_width
 
 
 def build(devices: list[Device], top_pins: tuple[str, ...], top_name: str, make_cell: CellFactory,
-          row_width_um: float | None = None) -> tuple[kdb.Layout, LayoutResult]:
-    """Place and route ``devices`` into a new layout whose top cell is ``top_name``."""
+          row_width_um: float | None = None,
+          net_order: route.NetOrder = route.by_name) -> tuple[kdb.Layout, LayoutResult]:
+    """Place and route ``devices`` into a new layout whose top cell is ``top_name``
+    (``net_order``: which nets' tracks run side by side, see :func:`generators.route.route`)."""
     if not devices:
         raise ValueError("the netlist has no devices to lay out")
     layout = kdb.Layout()
@@ -124,9 +126,9 @@ def build(devices: list[Device], top_pins: tuple[str, ...], top_name: str, make_
         right = max(right, x)
         pins_by_row.append(pins)
         row_tops.append(y + height)
-        y = y + height + route.channel_height(len(route.channel_nets(pins)))
+        y = y + height + route.channel_height(len(route.channel_nets(pins, net_order)))
 
-    plan = route.route(pins_by_row, row_tops, right, top_pins)
+    plan = route.route(pins_by_row, row_tops, right, top_pins, net_order)
     for rect in plan.rects:
         layer = layout.layer(*ROUTING_LAYERS[rect.layer].gds)
         top.shapes(layer).insert(kdb.Box(rect.left, rect.bottom, rect.right, rect.top))

@@ -18,6 +18,7 @@ bounding box (pin pads sit outside it, see :func:`generators.layout.transistor_c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pdk_sky130_180 import rules as R
@@ -91,17 +92,25 @@ def check_pin_pitch(row: int, pins: list[Pin]) -> None:
                              f"{STUB_PITCH / NM:.3f} µm (cell pin pitch too small)")
 
 
+NetOrder = Callable[[str], tuple]  # sort key of a net: tracks and spine columns follow it
+
+
+def by_name(net: str) -> tuple:
+    return (net,)
+
+
 def route(rows: list[list[Pin]], row_tops: list[int], row_right: int,
-          top_pins: tuple[str, ...]) -> RoutePlan:
+          top_pins: tuple[str, ...], net_order: NetOrder = by_name) -> RoutePlan:
     """Route every net. ``row_tops[k]`` is the top edge of row k; channel k lies above it.
 
     The caller places row k+1 at ``row_tops[k] + channel_height(len(nets of row k))``;
     :func:`channel_nets` gives those nets. Top-level pins get their label on their track in
-    the lowest channel that carries them.
+    the lowest channel that carries them. Tracks in a channel and spine columns are ordered by
+    ``net_order``, which decides which nets run side by side (and so couple).
     """
     plan = RoutePlan()
     spine_x = row_right + 2 * NM
-    channels = [channel_nets(pins) for pins in rows]
+    channels = [channel_nets(pins, net_order) for pins in rows]
     rows_of_net: dict[str, list[int]] = {}
     for index, nets in enumerate(channels):
         for net in nets:
@@ -109,7 +118,7 @@ def route(rows: list[list[Pin]], row_tops: list[int], row_right: int,
     missing = [p for p in top_pins if p not in rows_of_net]
     if missing:
         raise ValueError(f"top-level pins connect to no device: {', '.join(missing)}")
-    spine_nets = sorted(n for n, r in rows_of_net.items() if len(r) > 1)
+    spine_nets = sorted((n for n, r in rows_of_net.items() if len(r) > 1), key=net_order)
     for column, net in enumerate(spine_nets):
         plan.spine[net] = spine_x + column * STUB_PITCH
     plan.width = (spine_x + len(spine_nets) * STUB_PITCH + NM) if spine_nets else row_right + NM
@@ -149,9 +158,9 @@ def _via2_stack(x: int, y: int) -> list[Rect]:
     return [_square("via2", x, y, VIA2), _square("met2", x, y, VIA2_PAD_M2)]
 
 
-def channel_nets(pins: list[Pin]) -> list[str]:
-    """The nets a row's channel carries, in a fixed (sorted) order."""
-    return sorted({p.net for p in pins})
+def channel_nets(pins: list[Pin], net_order: NetOrder = by_name) -> list[str]:
+    """The nets a row's channel carries, in track order (bottom to top)."""
+    return sorted({p.net for p in pins}, key=net_order)
 
 
 def pin_label_position(plan: RoutePlan, net: str) -> tuple[int, int, int, int]:

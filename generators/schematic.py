@@ -21,12 +21,42 @@ feedforward and bias separately.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 from bmru.weights import atomic_write
 from generators import spice_cells as sc
 from generators.mapping import REF_FINGERS, TOP_NAME, HardwareSpec, spec_json
 from pdk_sky130_180.devices import DEVICE_NAMES
+
+
+# Net roles for the router's track order (flattened names, "/" between hierarchy levels). Tracks
+# run: quiet bias lines, the positive supplies (shielding them), analog signals, ground, then
+# the nets that swing rail to rail. A digital edge (rst, a cell changing state) coupled into a
+# bias line that every cell shares shifts every threshold at once: on the reference array, rst
+# beside nc (56 fF) set four cells at the end of the preset.
+BIAS_NETS = ("iref", "nb", "pb", "nc")
+CELL_BIAS_NETS = ("pc", "kpc")  # a cell's own threshold line
+CELL_SWITCHING_NETS = ("ha",)  # a cell's output source drain, steered between h and the dump
+STATE_PIN = re.compile(r"st\d+_\d+")
+
+
+def net_role(net: str) -> int:
+    leaf = net.rsplit("/", 1)[-1]
+    if net in BIAS_NETS or net.startswith("bias/") or ("/cell" in net and leaf in CELL_BIAS_NETS):
+        return 0
+    if net.startswith("vdd"):
+        return 1
+    if net == "vss":
+        return 3
+    if net == "rst" or STATE_PIN.fullmatch(net) or ("/cell" in net and leaf in CELL_SWITCHING_NETS):
+        return 4
+    return 2
+
+
+def track_order(net: str) -> tuple:
+    """Sort key of a net for the router (see ``generators.route.route``)."""
+    return (net_role(net), net)
 
 
 def layer_name(layer: int) -> str:

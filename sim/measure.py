@@ -49,14 +49,19 @@ def class_currents(result: SpiceResult, top: TopCircuit, times: np.ndarray, unit
     return np.where(currents > ZERO_FLOOR_UNITS, currents, 0.0)
 
 
-def mean_power_nW(result: SpiceResult, top: TopCircuit) -> dict:
-    """Average power per supply over the whole transient (supply sources deliver negative current)."""
+def mean_power_nW(result: SpiceResult, top: TopCircuit, start_s: float = 0.0) -> dict:
+    """Average power per supply from ``start_s`` (frame 0) to the end of the transient (supply
+    sources deliver negative current)."""
     time = result["scale"]
+    keep = time >= start_s
+    if keep.sum() < 2:
+        keep[:] = True
+    time = time[keep]
     duration = time[-1] - time[0]
     power = {}
     total = 0.0
     for supply in top.supplies:
-        current = -result[f"i(v{supply})"]
+        current = -result[f"i(v{supply})"][keep]
         watts = np.trapezoid(current, time) / duration * SUPPLY_V
         power[POWER_GROUPS.get(supply, supply)] = watts * 1e9
         total += watts * 1e9
@@ -71,4 +76,4 @@ def measure(result: SpiceResult, top: TopCircuit, timing: Timing, unit_current_A
     z = class_currents(result, top, times, unit_current_A * internal_scale)
     frame_decisions = np.argmax(z, axis=1)
     decision = int(majority(frame_decisions[None], z.shape[1])[0])
-    return Measurement(states, z, frame_decisions, decision, mean_power_nW(result, top), result.seconds)
+    return Measurement(states, z, frame_decisions, decision, mean_power_nW(result, top, timing.start_s), result.seconds)

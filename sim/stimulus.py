@@ -1,4 +1,13 @@
-"""Input stimulus: rectified features as piecewise-constant currents, one frame per period."""
+"""Input stimulus: rectified features as piecewise-constant currents, one frame per period.
+
+The utterance is preceded by a settling period (``SETTLE_FRAMES`` frame periods) during which the
+inputs already carry frame 0: ``rst`` is high for the first part of it (presetting every cell to
+s0), falls slowly, and the network then settles before frame 0 proper begins. A fast ``rst`` edge
+couples through the layout's wiring capacitance into the bias lines (tens of fF on the extracted
+reference array) and kicks cells whose candidate lies inside the hysteresis band into the wrong
+state, which they then hold. Repeating frame 0 changes nothing in the model: a BMRU update with
+a fixed candidate is idempotent (set, reset and hold all give the same state when applied twice).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 RISE_FRACTION = 1e-4  # input steps take 1e-4 of a frame (1 µs at 10 ms frames)
-RESET_FRACTION = 0.2  # rst is held high for the first 20 % of frame 0, while the network settles
+SETTLE_FRAMES = 1  # frame periods of reset and settling before frame 0
+RESET_HIGH_FRACTION = 0.4  # rst is high for this fraction of a frame at the start of the settling period
+RESET_FALL_FRACTION = 0.1  # then falls linearly over this fraction of a frame (1 ms at 10 ms frames)
 SAMPLE_FRACTION = 0.97  # frames are sampled at 97 % of their period
 
 
@@ -17,8 +28,13 @@ class Timing:
     frames: int
 
     @property
+    def start_s(self) -> float:
+        """Start of frame 0, after the reset and settling period."""
+        return self.frame_period_s * SETTLE_FRAMES
+
+    @property
     def stop_s(self) -> float:
-        return self.frame_period_s * self.frames
+        return self.start_s + self.frame_period_s * self.frames
 
     @property
     def rise_s(self) -> float:
@@ -26,10 +42,17 @@ class Timing:
 
     @property
     def reset_s(self) -> float:
-        return self.frame_period_s * RESET_FRACTION
+        return self.frame_period_s * RESET_HIGH_FRACTION
+
+    @property
+    def reset_fall_s(self) -> float:
+        return self.frame_period_s * RESET_FALL_FRACTION
+
+    def frame_start_s(self, frame: int) -> float:
+        return self.start_s + frame * self.frame_period_s
 
     def sample_times(self) -> np.ndarray:
-        return (np.arange(self.frames) + SAMPLE_FRACTION) * self.frame_period_s
+        return self.start_s + (np.arange(self.frames) + SAMPLE_FRACTION) * self.frame_period_s
 
 
 def input_currents(x: np.ndarray, unit_current_A: float) -> np.ndarray:
@@ -38,12 +61,13 @@ def input_currents(x: np.ndarray, unit_current_A: float) -> np.ndarray:
 
 
 def pwl_points(values: np.ndarray, timing: Timing) -> list[tuple[float, float]]:
-    """Piecewise-constant waveform: value f from f*T (after a short ramp) to (f+1)*T."""
+    """Piecewise-constant waveform: frame 0's value through the settling period and frame 0,
+    then value f from the start of frame f (after a short ramp) to its end."""
     points = [(0.0, float(values[0]))]
     for frame in range(1, len(values)):
         if values[frame] == values[frame - 1]:
             continue
-        start = frame * timing.frame_period_s
+        start = timing.frame_start_s(frame)
         points.append((start, float(values[frame - 1])))
         points.append((start + timing.rise_s, float(values[frame])))
     points.append((timing.stop_s, float(values[-1])))
@@ -55,5 +79,5 @@ def pwl_text(points: list[tuple[float, float]]) -> str:
 
 
 def reset_points(timing: Timing, high_V: float) -> list[tuple[float, float]]:
-    return [(0.0, high_V), (timing.reset_s, high_V), (timing.reset_s + timing.rise_s, 0.0),
+    return [(0.0, high_V), (timing.reset_s, high_V), (timing.reset_s + timing.reset_fall_s, 0.0),
             (timing.stop_s, 0.0)]

@@ -92,3 +92,25 @@ def test_folded_fingers_are_restored_to_unit_devices():
     first, second = text.splitlines()
     assert first.endswith(" m=8") and " w=1 " in first and "as=0.2 " in first and "pd=2" in first
     assert second == "X$2 d g s b sky130_fd_pr__nfet_01v8 l=1 w=0.42"
+
+
+def test_small_couplings_move_to_the_substrate_keeping_each_nodes_capacitance():
+    from extract.pex import ground_small_couplings
+
+    netlist = "\n".join([
+        ".SUBCKT core a b c sky130_gnd",
+        "C1 a b 0.2f",  # below the floor: becomes 0.2 fF from a and from b to the substrate
+        "C2 a c 0.3f",
+        "C3 b c 2f",  # above: kept
+        "C4 a sky130_gnd 1f",  # already to the substrate: kept
+        ".ENDS core",
+    ])
+    text, moved, moved_fF = ground_small_couplings(netlist, 0.5)
+    assert (moved, moved_fF) == (2, pytest.approx(0.5))
+    for node in "abc":
+        assert net_cap_fF(text, node) == pytest.approx(net_cap_fF(netlist, node))
+    kept = [line.split()[1:3] for line in text.splitlines() if line.startswith("C")]
+    assert ["a", "b"] not in kept and ["a", "c"] not in kept and ["b", "c"] in kept
+    assert all("sky130_gnd" in pair for pair in kept if pair != ["b", "c"])
+    assert text.splitlines()[-1] == ".ENDS core"
+    assert ground_small_couplings(netlist, 0.0) == (netlist, 0, 0.0)

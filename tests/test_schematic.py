@@ -74,3 +74,18 @@ def test_netlist_parses_and_solves(spec, tmp_path):
     result = run_deck(deck)
     assert np.isfinite(result["i(vvdd_ff)"][0])
     assert device_count(text) > 20
+
+
+def test_track_order_shields_bias_lines_from_switching_nets(spec):
+    from generators.netlist import flatten, parse_spice
+    from generators.schematic import net_role, track_order
+
+    devices = flatten(parse_spice(schematic_text(spec)), TOP_NAME)
+    nets = sorted({net for device in devices for net in device.nets.values()}, key=track_order)
+    roles = [net_role(net) for net in nets]
+    assert roles == sorted(roles)  # bias lines, vdd, signals, vss, switching
+    assert {"nb", "nc", "pb", "iref"} <= {n for n in nets if net_role(n) == 0}
+    assert any(n.endswith("/pc") for n in nets if net_role(n) == 0)
+    switching = {n for n in nets if net_role(n) == 4}
+    assert "rst" in switching and any(re.fullmatch(r"st\d+_\d+", n) for n in switching)
+    assert net_role("vss") == 3 and net_role("vdd_cells") == 1

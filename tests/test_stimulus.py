@@ -1,0 +1,37 @@
+"""The testbench's time base: reset and settling before frame 0, frame edges, sample times."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.stimulus import Timing, pwl_points, reset_points
+
+
+def test_reset_ends_and_settles_before_frame_zero():
+    timing = Timing(0.01, 5)
+    points = reset_points(timing, 1.8)
+    fall_end = points[2][0]
+    assert points[0] == (0.0, 1.8) and points[2][1] == 0.0
+    # the fall is slow (not an edge that kicks the bias lines) and done well before frame 0
+    assert fall_end - points[1][0] >= 0.05 * timing.frame_period_s
+    assert fall_end <= timing.start_s - 0.3 * timing.frame_period_s
+    assert points[-1] == (timing.stop_s, 0.0)
+
+
+def test_frames_are_sampled_after_the_settling_period():
+    timing = Timing(0.01, 3)
+    samples = timing.sample_times()
+    assert samples[0] > timing.start_s and np.all(np.diff(samples) == pytest.approx(0.01))
+    assert timing.stop_s == pytest.approx(timing.start_s + 0.03) and samples[-1] < timing.stop_s
+
+
+def test_inputs_hold_frame_zero_through_the_settling_period():
+    timing = Timing(0.01, 3)
+    points = pwl_points(np.array([2.0, 2.0, 5.0]), timing)
+    times = np.array([t for t, _ in points])
+    values = np.array([v for _, v in points])
+    assert np.all(np.diff(times) >= 0)
+    at = lambda t: np.interp(t, times, values)  # noqa: E731
+    assert at(0.0) == 2.0 and at(timing.start_s + 0.015) == 2.0
+    assert at(timing.frame_start_s(2) + 0.005) == 5.0
