@@ -69,6 +69,15 @@ CELL_LINE_DIODE = UnitDevice(PMOS, snap(UNIT_PFET.w_um * CELL_LINE_TRIM), UNIT_P
 DELTA_LINE_TRIM = 1.025
 DELTA_LINE_DIODE = UnitDevice(NMOS, snap(UNIT_NFET.w_um * DELTA_LINE_TRIM), UNIT_NFET.l_um)
 
+# The threshold source's fingers are a little wider than the unit: at the comparator's trip
+# point (x ~0.4 V, so ~1.4 V across them) the unit PMOS fingers deliver ~1.4 % more per finger
+# than the candidate copy, so the set threshold drifted up with beta2 (+0.26 of a step at
+# 50 fingers) and exact ties (c = beta2, common when the inputs are silent) failed to set. With
+# 1.02 µm fingers both thresholds sit 0.2-0.4 of a step below nominal from 2 to 62 fingers
+# (beta2 <= 3.1 units); see characterisation/cell_thresholds.json.
+THRESHOLD_TRIM = 1.02
+THRESHOLD_SOURCE = UnitDevice(PMOS, snap(UNIT_PFET.w_um * THRESHOLD_TRIM), UNIT_PFET.l_um)
+
 # A constant sink of about a tenth of a cell step on the comparator node, so both thresholds sit
 # that much below beta2 / beta1: a candidate exactly on a threshold then does what the
 # software does (c >= beta2 sets, c >= beta1 holds). With integer weights and grid thresholds
@@ -242,7 +251,7 @@ def cell_block(cell: CellSpec) -> str:
         n.line("M1", "a", "a", "vss", "vss", REF_FINGERS),
         n.line("M2", "xm", "a", "vss", "vss", REF_FINGERS),
         n.line("M2c", "x", "c", "xm", "vss", REF_FINGERS),
-        p.line("beta2", "x", "pc", "vdd", "vdd", cell.beta2_fingers),
+        THRESHOLD_SOURCE.line("beta2", "x", "pc", "vdd", "vdd", cell.beta2_fingers),
         ps.line("clamp", "vss", "vss", "x", "vdd", 1),
         n.line("delta", "xd", "nc", "vss", "vss", cell.delta_fingers),
         ns.line("dsw", "x", "st", "xd", "vss", 1),
