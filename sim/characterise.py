@@ -288,8 +288,11 @@ def main(argv: list[str] | None = None) -> None:
         "cell_down_error_steps_max": float(max(abs(c["down_error_steps"]) for c in cells)),
         "cell_output_high_error_steps_max": float(max(abs(c["output_high_error_steps"]) for c in cells)),
         "leakage": leaks,
-        "cell_switch_ms_at_0p1_step_margin": next((s for s in switching if s["margin_steps"] == 0.1), None),
+        # thresholds sit 0.2-0.4 of a step below nominal (ties go the model's way), so a reset
+        # needs the input more than that below beta1: quote the switching time at half a step
+        "cell_switch_ms_at_0p5_step_margin": next((s for s in switching if s["margin_steps"] == 0.5), None),
         "trims": {"pmos_diode": sc.PMOS_DIODE_TRIM, "cell_line": sc.CELL_LINE_TRIM,
+                  "threshold_source": sc.THRESHOLD_TRIM,
                   "delta_line": sc.DELTA_LINE_TRIM},
         "seconds": time.perf_counter() - start,
     }
