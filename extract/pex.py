@@ -84,15 +84,26 @@ def run_kpex(lvsdb: Path, cell: str, mode: str, workdir: Path, halo_um: float | 
 _DEVICE_SIZE = re.compile(r"(?i)\b(w|l|as|ad|ps|pd)=(\S+)")
 
 
-def restore_fingers(text: str, unit_widths: dict[float, set[float]]) -> str:
+def _whole_fingers(width: float, unit: float) -> int | None:
+    fingers = width / unit
+    whole = int(round(fingers))
+    return whole if whole >= 1 and abs(fingers - whole) < 1e-6 * max(fingers, 1.0) else None
+
+
+def restore_fingers(text: str, unit_widths: dict[float, set[float]],
+                    device_units: dict[str, float] | None = None) -> str:
     """Write each extracted MOSFET back as ``m`` identical fingers of the schematic's unit width.
 
     Extraction folds k parallel fingers of width w into one device of width k·w, but the
     sky130 models are binned by finger width (a 1 µm and an 8 µm device differ by more than
-    8x in subthreshold), so the folded device would not simulate like the circuit. For each
-    device we pick the schematic unit width (same L) that divides its W into a whole number
-    of fingers, and scale the junction areas and perimeters back to one finger.
+    8x in subthreshold), so the folded device would not simulate like the circuit. The unit
+    width of a device comes from ``device_units`` (extracted device name such as ``$108`` ->
+    the finger width of its schematic twin, from the LVS cross-reference). A width alone can
+    be ambiguous: 24 µm is 24 fingers of 1 µm or 25 of 0.96 µm. Devices not in the map fall
+    back to the first schematic unit width (same L) that divides W into whole fingers. Junction
+    areas and perimeters are scaled back to one finger.
     """
+    device_units = device_units or {}
     lines = []
     for line in text.splitlines():
         sizes = dict((k.lower(), v) for k, v in _DEVICE_SIZE.findall(line))
@@ -100,12 +111,9 @@ def restore_fingers(text: str, unit_widths: dict[float, set[float]]) -> str:
             lines.append(line)
             continue
         width, length = float(sizes["w"]), float(sizes["l"])
-        best = None
-        for unit in sorted(unit_widths.get(round(length, 4), ())):
-            fingers = width / unit
-            if abs(fingers - round(fingers)) < 1e-3 * fingers and round(fingers) >= 1:
-                best = (unit, int(round(fingers)))
-                break
+        known = device_units.get(line.split()[0][1:])
+        candidates = [known] if known else sorted(unit_widths.get(round(length, 4), ()))
+        best = next(((unit, n) for unit in candidates if (n := _whole_fingers(width, unit))), None)
         if best is None or best[1] == 1:
             lines.append(line)
             continue
@@ -121,6 +129,29 @@ def restore_fingers(text: str, unit_widths: dict[float, set[float]]) -> str:
 
         lines.append(_DEVICE_SIZE.sub(per_finger, line) + f" m={fingers}")
     return "\n".join(lines) + "\n"
+
+
+def device_units_from_lvs(lvsdb: Path, schematic_text: str) -> dict[str, float]:
+    """Extracted device name (``$N``) -> finger width of the schematic device LVS paired it with."""
+    import klayout.db as kdb
+
+    from generators.netlist import flatten
+
+    circuits = parse_spice(schematic_text)
+    widths = {device.name.lower(): device.w_um for device in flatten(circuits, list(circuits)[-1])}
+    lvs = kdb.LayoutVsSchematic()
+    lvs.read(str(lvsdb))
+    units: dict[str, float] = {}
+    for circuit_pair in lvs.xref().each_circuit_pair():
+        for pair in lvs.xref().each_device_pair(circuit_pair):
+            layout_device, schematic_device = pair.first(), pair.second()
+            if layout_device is None or schematic_device is None:
+                continue
+            # KLayout names a flattened schematic device by its instance path joined with "."
+            width = widths.get(schematic_device.expanded_name().lower().replace(".", "/"))
+            if width is not None:
+                units[layout_device.expanded_name()] = width
+    return units
 
 
 def unit_widths_of(schematic_text: str) -> dict[float, set[float]]:
@@ -168,14 +199,15 @@ def ground_small_couplings(text: str, floor_fF: float) -> tuple[str, int, float]
 
 
 def wrap_netlist(kpex_text: str, top: str, pins: tuple[str, ...],
-                 unit_widths: dict[float, set[float]] | None = None) -> tuple[str, int, int, float]:
+                 unit_widths: dict[float, set[float]] | None = None,
+                 device_units: dict[str, float] | None = None) -> tuple[str, int, int, float]:
     """KPEX's netlist → drop-in netlist with the schematic's top name and pins.
 
     Returns (text, capacitors, resistors, total capacitance in fF) as extracted.
     """
     text = _ESCAPED.sub(r"pex_\1", re.sub(r"\n\+", " ", kpex_text))
     if unit_widths:
-        text = restore_fingers(text, unit_widths)
+        text = restore_fingers(text, unit_widths, device_units)
     core = f"{top}_pex_core"
     circuits = parse_spice(text)
     if top.lower() not in circuits:
@@ -233,8 +265,10 @@ def extract_parasitics(lvsdb: str | os.PathLike, schematic: str | os.PathLike, c
     workdir = Path(tempfile.mkdtemp(prefix="bmru_kpex_"))
     try:
         kpex_netlist = run_kpex(lvsdb, top, mode, workdir, halo_um)
+        schematic_text = schematic.read_text()
         text, caps, res, total = wrap_netlist(kpex_netlist.read_text(), top, circuits[top].pins,
-                                              unit_widths_of(schematic.read_text()))
+                                              unit_widths_of(schematic_text),
+                                              device_units_from_lvs(lvsdb, schematic_text))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     text, moved, moved_fF = ground_small_couplings(text, coupling_floor_fF)

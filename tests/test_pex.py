@@ -114,3 +114,18 @@ def test_small_couplings_move_to_the_substrate_keeping_each_nodes_capacitance():
     assert all("sky130_gnd" in pair for pair in kept if pair != ["b", "c"])
     assert text.splitlines()[-1] == ".ENDS core"
     assert ground_small_couplings(netlist, 0.0) == (netlist, 0, 0.0)
+
+
+def test_ambiguous_widths_take_the_unit_of_their_schematic_twin():
+    from extract.pex import restore_fingers
+
+    # 24 µm is 24 fingers of 1 µm or 25 of 0.96 µm; 52.02 µm is 51 of 1.02 µm, not 52 of 1 µm
+    folded = ("X$108 d g s b sky130_fd_pr__pfet_01v8 l=1 w=24 as=4.8 ad=4.8 ps=48 pd=48\n"
+              "X$479 d g s b sky130_fd_pr__pfet_01v8 l=1 w=52.02 as=5.1 ad=5.1 ps=51 pd=51\n")
+    units = {1.0: {0.96, 1.0, 1.02}}
+    alpha, beta = restore_fingers(folded, units, {"$108": 1.0, "$479": 1.02}).splitlines()
+    assert " w=1 " in alpha and alpha.endswith(" m=24") and "as=0.2 " in alpha
+    assert " w=1.02 " in beta and beta.endswith(" m=51") and "ps=1 " in beta
+    # without the cross-reference, only exact multiples count (52.02 is not 52 fingers of 1 µm)
+    _, beta_guess = restore_fingers(folded, units).splitlines()
+    assert " w=1.02 " in beta_guess and beta_guess.endswith(" m=51")
