@@ -27,6 +27,8 @@ No element other than MOSFET sub-circuit instances and block instances appears i
 
 from __future__ import annotations
 
+import numpy as np
+
 from dataclasses import dataclass
 
 from generators.mapping import (BIAS_LINE_FINGERS, CONVERTER_FINGERS, REF_FINGERS, CellSpec, HardwareSpec,
@@ -69,14 +71,22 @@ CELL_LINE_DIODE = UnitDevice(PMOS, snap(UNIT_PFET.w_um * CELL_LINE_TRIM), UNIT_P
 DELTA_LINE_TRIM = 1.025
 DELTA_LINE_DIODE = UnitDevice(NMOS, snap(UNIT_NFET.w_um * DELTA_LINE_TRIM), UNIT_NFET.l_um)
 
-# The threshold source's fingers are a little wider than the unit: at the comparator's trip
-# point (x ~0.4 V, so ~1.4 V across them) the unit PMOS fingers deliver ~1.4 % more per finger
-# than the candidate copy, so the set threshold drifted up with beta2 (+0.26 of a step at
-# 50 fingers) and exact ties (c = beta2, common when the inputs are silent) failed to set. With
-# 1.02 µm fingers both thresholds sit 0.2-0.4 of a step below nominal from 2 to 62 fingers
-# (beta2 <= 3.1 units); see characterisation/cell_thresholds.json.
-THRESHOLD_TRIM = 1.02
-THRESHOLD_SOURCE = UnitDevice(PMOS, snap(UNIT_PFET.w_um * THRESHOLD_TRIM), UNIT_PFET.l_um)
+# The threshold source's fingers are a little wider than the unit, more so the more fingers it
+# has. With unit fingers the set threshold sits ~0.15 of a step below nominal up to ~20 fingers
+# (the tie sink below, by design) but drifts up beyond (+0.06 of a step at 37 fingers, +0.26 at
+# 50, +0.48 at 62), so exact ties at large beta2 failed to set. Widening each finger by dw
+# lowers the threshold by ~0.56 * dw[µm] * fingers steps. The extra width below, found with
+# DC sweeps of the cell (``sim.characterise.cell_dc``), keeps both thresholds between 0.05 and
+# 0.35 of a step below nominal from 2 to 120 fingers (characterisation/cell_thresholds.json).
+THRESHOLD_EXTRA_WIDTH_UM = ((22, 0.0), (37, 0.01), (50, 0.015), (62, 0.018), (90, 0.025), (120, 0.03))
+
+
+def threshold_finger_width(fingers: int) -> float:
+    """Finger width (µm) of a cell's threshold source of ``fingers`` fingers, on the 5 nm grid."""
+    points_f = [f for f, _ in THRESHOLD_EXTRA_WIDTH_UM]
+    points_w = [w for _, w in THRESHOLD_EXTRA_WIDTH_UM]
+    return snap(UNIT_PFET.w_um + float(np.interp(fingers, points_f, points_w)))
+
 
 # A constant sink of about a tenth of a cell step on the comparator node, so both thresholds sit
 # that much below beta2 / beta1: a candidate exactly on a threshold then does what the
@@ -251,7 +261,8 @@ def cell_block(cell: CellSpec) -> str:
         n.line("M1", "a", "a", "vss", "vss", REF_FINGERS),
         n.line("M2", "xm", "a", "vss", "vss", REF_FINGERS),
         n.line("M2c", "x", "c", "xm", "vss", REF_FINGERS),
-        THRESHOLD_SOURCE.line("beta2", "x", "pc", "vdd", "vdd", cell.beta2_fingers),
+        UnitDevice(PMOS, threshold_finger_width(cell.beta2_fingers), UNIT_PFET.l_um).line(
+            "beta2", "x", "pc", "vdd", "vdd", cell.beta2_fingers),
         ps.line("clamp", "vss", "vss", "x", "vdd", 1),
         n.line("delta", "xd", "nc", "vss", "vss", cell.delta_fingers),
         ns.line("dsw", "x", "st", "xd", "vss", 1),

@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
         # needs the input more than that below beta1: quote the switching time at half a step
         "cell_switch_ms_at_0p5_step_margin": next((s for s in switching if s["margin_steps"] == 0.5), None),
         "trims": {"pmos_diode": sc.PMOS_DIODE_TRIM, "cell_line": sc.CELL_LINE_TRIM,
-                  "threshold_source": sc.THRESHOLD_TRIM,
+                  "threshold_source_width_um": {str(f): sc.threshold_finger_width(f) for f in (2, 22, 37, 50, 62, 90, 120)},
                   "delta_line": sc.DELTA_LINE_TRIM},
         "seconds": time.perf_counter() - start,
     }

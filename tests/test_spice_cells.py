@@ -48,7 +48,7 @@ def test_cell_switches_within_a_frame():
 def test_cell_has_one_device_per_parameter():
     cell = sc.CellSpec(0, 3, 7, 5, 11, 1)
     text = sc.cell_block(cell)
-    assert "Xbeta2 x pc vdd vdd sky130_fd_pr__pfet_01v8 w=1.02 l=1 m=12" in text
+    assert "Xbeta2 x pc vdd vdd sky130_fd_pr__pfet_01v8 w=1 l=1 m=12" in text
     assert "Xdelta xd nc vss vss sky130_fd_pr__nfet_01v8 w=1 l=1 m=5" in text
     assert "Xalpha ha pc vdd vdd sky130_fd_pr__pfet_01v8 w=1 l=1 m=11" in text
     assert "Xreset x rst vss vss" in text  # s0 = 1 presets by pulling x low
