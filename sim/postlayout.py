@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from bmru.cli import fail, progress, write_json
-from bmru.inputs import InputsError, load_inputs
 from bmru.model import run
-from bmru.weights import WeightsError, atomic_write, load_weights
-from generators.mapping import MappingConfig, MappingError, map_network, quantised_network
+from bmru.weights import atomic_write
+from generators.mapping import quantised_network
 from sim import presim
 from sim.runner import evaluate
 
@@ -57,12 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         fail(f"--jobs: must be >= 1, got {args.jobs}")
     out = Path(args.out) if args.out else Path("build") / Path(args.weights).stem
     netlist = Path(args.netlist) if args.netlist else out / "pex.spice"
-    try:
-        net = load_weights(args.weights)
-        inputs = load_inputs(args.inputs, n_in=net.n_in, limit=args.n, classes=net.classes)
-        spec = map_network(net, MappingConfig(internal_scale=args.internal_scale))
-    except (WeightsError, InputsError, MappingError) as error:
-        fail(str(error))
+    _, inputs, spec = presim.load_job(args)
     if not netlist.is_file():
         fail(f"{netlist}: no extracted netlist (run make pex first)")
     count = len(inputs.x)

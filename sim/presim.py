@@ -56,16 +56,23 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parser().parse_args(argv)
-    if args.jobs < 1:
-        fail(f"--jobs: must be >= 1, got {args.jobs}")
+def load_job(args: argparse.Namespace):
+    """Weights, inputs and hardware spec named by the parsed arguments; exits with the reason
+    (naming the bad input) when one is unusable."""
     try:
         net = load_weights(args.weights)
         inputs = load_inputs(args.inputs, n_in=net.n_in, limit=args.n, classes=net.classes)
         spec = map_network(net, MappingConfig(internal_scale=args.internal_scale))
     except (WeightsError, InputsError, MappingError) as error:
         fail(str(error))
+    return net, inputs, spec
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    if args.jobs < 1:
+        fail(f"--jobs: must be >= 1, got {args.jobs}")
+    net, inputs, spec = load_job(args)
     out = Path(args.out) if args.out else Path("build") / Path(args.weights).stem
     count = len(inputs.x)
     progress(f"presim: {count} utterances of {inputs.x.shape[1]} frames, {args.jobs} ngspice jobs, "
