@@ -290,26 +290,35 @@ def load_spec(path: str | Path) -> HardwareSpec:
     return spec_from_dict(data)
 
 
-def main(argv: list[str] | None = None) -> None:
+def spec_from_command_line(prog: str, description: str,
+                           argv: list[str] | None = None) -> tuple[HardwareSpec, Path]:
+    """The shared command line of the mapping-stage tools (WEIGHTS [-o OUT] [--internal-scale]):
+    the mapped spec and the output folder; exits naming the bad input when mapping fails."""
     import argparse  # noqa: PLC0415
 
-    from bmru.cli import fail, progress  # noqa: PLC0415
+    from bmru.cli import fail  # noqa: PLC0415
     from bmru.weights import WeightsError, load_weights  # noqa: PLC0415
 
-    parser = argparse.ArgumentParser(prog="python -m generators.mapping",
-                                     description="Map bmru-fq/1 weights to a hardware spec (spec.json): "
-                                                 "finger counts per weight, bias and cell parameter.")
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("weights", help="bmru-fq/1 weights file (.npz)")
     parser.add_argument("-o", "--out", default=None, help="output folder (default build/<weights stem>/)")
     parser.add_argument("--internal-scale", type=float, default=MappingConfig.internal_scale,
                         help="internal current per software unit, in units (default %(default)s)")
     args = parser.parse_args(argv)
     try:
-        net = load_weights(args.weights)
-        spec = map_network(net, MappingConfig(internal_scale=args.internal_scale))
+        spec = map_network(load_weights(args.weights), MappingConfig(internal_scale=args.internal_scale))
     except (WeightsError, MappingError) as error:
         fail(str(error))
-    out = Path(args.out) if args.out else Path("build") / Path(args.weights).stem
+    return spec, Path(args.out) if args.out else Path("build") / Path(args.weights).stem
+
+
+def main(argv: list[str] | None = None) -> None:
+    from bmru.cli import progress  # noqa: PLC0415
+
+    spec, out = spec_from_command_line(
+        "python -m generators.mapping",
+        "Map bmru-fq/1 weights to a hardware spec (spec.json): finger counts per weight, bias and cell "
+        "parameter.", argv)
     write_spec(out / "spec.json", spec)
     progress(f"wrote {out / 'spec.json'}")
 

@@ -197,25 +197,13 @@ def write_schematic(path: str | Path, spec: HardwareSpec) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import argparse  # noqa: PLC0415
+    from bmru.cli import progress  # noqa: PLC0415
+    from generators.mapping import spec_from_command_line, write_spec  # noqa: PLC0415
 
-    from bmru.cli import fail, progress  # noqa: PLC0415
-    from bmru.weights import WeightsError, load_weights  # noqa: PLC0415
-    from generators.mapping import MappingConfig, MappingError, map_network, write_spec  # noqa: PLC0415
-
-    parser = argparse.ArgumentParser(prog="python -m generators.schematic",
-                                     description="Map weights to a hardware spec and write spec.json and "
-                                                 "the hierarchical schematic netlist schematic.spice.")
-    parser.add_argument("weights", help="bmru-fq/1 weights file (.npz)")
-    parser.add_argument("-o", "--out", default=None, help="output folder (default build/<weights stem>/)")
-    parser.add_argument("--internal-scale", type=float, default=MappingConfig.internal_scale,
-                        help="internal current per software unit (default %(default)s)")
-    args = parser.parse_args(argv)
-    try:
-        spec = map_network(load_weights(args.weights), MappingConfig(internal_scale=args.internal_scale))
-    except (WeightsError, MappingError) as error:
-        fail(str(error))
-    out = Path(args.out) if args.out else Path("build") / Path(args.weights).stem
+    spec, out = spec_from_command_line(
+        "python -m generators.schematic",
+        "Map weights to a hardware spec and write spec.json and the hierarchical schematic netlist "
+        "schematic.spice.", argv)
     write_spec(out / "spec.json", spec)
     write_schematic(out / "schematic.spice", spec)
     progress(f"wrote {out / 'spec.json'} and {out / 'schematic.spice'} "
