@@ -16,6 +16,7 @@ from pathlib import Path
 from bmru.cli import fail, progress, write_json
 from bmru.weights import WeightsError, atomic_write, load_weights
 from generators import layout as array_layout
+from generators.groups import matched_groups
 from generators.mapping import TOP_NAME, HardwareSpec, MappingConfig, MappingError, map_network, spec_to_dict
 from generators.netlist import Device, flatten, parse_spice, unreachable_devices
 from generators.schematic import schematic_text, track_order
@@ -34,10 +35,25 @@ class ArrayOutputs:
     seconds: dict
 
 
+def device_areas(result: array_layout.LayoutResult) -> dict[str, float]:
+    """µm² of each device's cell (with its share of the gap to the next cell); a matched
+    group's cell is shared among its devices in proportion to their fingers."""
+    um2 = 1e-6  # dbu² → µm²
+    areas: dict[str, float] = {}
+    for placed in result.placed:
+        area = (placed.width + array_layout.CELL_GAP) * placed.height * um2
+        if not placed.devices:
+            areas[placed.name] = area
+            continue
+        fingers = sum(count for _, count in placed.devices)
+        for name, count in placed.devices:
+            areas[name] = area * count / fingers
+    return areas
+
+
 def area_report(spec: HardwareSpec, devices: list[Device], result: array_layout.LayoutResult) -> dict:
     """Areas in µm²: the whole block, device cells, one BMRU cell, and one weight on average."""
-    um2 = 1e-6  # dbu² → µm²
-    device_area = {p.name: (p.width + array_layout.CELL_GAP) * p.height * um2 for p in result.placed}
+    device_area = device_areas(result)
 
     def area_in(prefix: str) -> float:
         return sum(device_area[d.name] for d in devices if any(b.startswith(prefix) for b in d.blocks))
@@ -53,12 +69,16 @@ def area_report(spec: HardwareSpec, devices: list[Device], result: array_layout.
         "per_weight": round(area_in(WEIGHT_BLOCK_PREFIX) / weights, 1) if weights else 0.0,
         "rows": result.rows,
         "device_instances": result.devices,
+        "matched_groups": result.groups,
+        "cells": len(result.placed),
     }
 
 
 def generate(weights_path: str | Path, out: str | Path, config: MappingConfig = MappingConfig(),
-             picture: bool = True) -> ArrayOutputs:
-    """The whole generator. Raises WeightsError / MappingError before writing anything."""
+             picture: bool = True, matched: bool = True) -> ArrayOutputs:
+    """The whole generator. Raises WeightsError / MappingError before writing anything.
+    ``matched``: draw matched groups (:mod:`generators.groups`) as interdigitated rows; False
+    draws every device as its own cell."""
     out = Path(out)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
@@ -70,11 +90,14 @@ def generate(weights_path: str | Path, out: str | Path, config: MappingConfig = 
     if floating:
         raise MappingError(f"schematic: devices not connected to any pin: {', '.join(floating[:5])}")
     seconds["mapping_schematic"] = time.perf_counter() - start
-    progress(f"[array] {len(devices)} devices ({sum(d.multiplier for d in devices)} fingers); placing and routing")
+    groups = matched_groups(devices) if matched else []
+    progress(f"[array] {len(devices)} devices ({sum(d.multiplier for d in devices)} fingers), "
+             f"{sum(len(g.devices) for g in groups)} of them in {len(groups)} matched groups; placing and routing")
 
     start = time.perf_counter()
     layout, result = array_layout.build(devices, spec.top_pins, TOP_NAME, array_layout.transistor_cell,
-                                        net_order=track_order)
+                                        net_order=track_order, groups=groups,
+                                        make_group_cell=array_layout.group_cell)
     seconds["layout"] = time.perf_counter() - start
     area = area_report(spec, devices, result)
 
@@ -102,10 +125,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("weights", help="bmru-fq/1 weights file (.npz)")
     parser.add_argument("-o", "--out", default=None, help="output folder (default build/<weights stem>/)")
     parser.add_argument("--no-picture", action="store_true", help="skip layout.png")
+    parser.add_argument("--no-matched-groups", action="store_true",
+                        help="draw every MOSFET as its own cell instead of grouping mirror outputs "
+                             "with their reference in interdigitated rows")
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else Path("build") / Path(args.weights).stem
     try:
-        generate(args.weights, out, picture=not args.no_picture)
+        generate(args.weights, out, picture=not args.no_picture, matched=not args.no_matched_groups)
     except (WeightsError, MappingError) as error:
         fail(str(error))
 

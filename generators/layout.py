@@ -1,25 +1,29 @@
 """Flat device list → placed and routed GDS (klayout.db), plus a PNG rendering.
 
 The schematic netlist is the single description of the circuit: :mod:`generators.netlist`
-flattens it to MOSFETs, this module draws one transistor cell per MOSFET (its multiplier as
-fingers) in rows and wires them with :mod:`generators.route`. Pins and labels on met3 carry
-the schematic's top-level port names, so LVS compares like with like.
+flattens it to MOSFETs, :mod:`generators.groups` finds the matched groups among them; this
+module draws each group as one interdigitated row (:func:`group_cell`) and every other MOSFET
+as its own transistor cell (:func:`transistor_cell`, its multiplier as fingers), places the
+cells in rows and wires them with :mod:`generators.route`. Pins and labels on met3 carry the
+schematic's top-level port names, so LVS compares like with like.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import klayout.db as kdb
 
 from generators import route
+from generators.groups import DeviceGroup
 from generators.netlist import Device
 from pdk_sky130_180 import layers as L
-from pdk_sky130_180.devices import PFET, TERMINALS
+from pdk_sky130_180.devices import PFET
 
 ROUTING_LAYERS = {"met1": L.MET1, "via": L.VIA, "met2": L.MET2, "via2": L.VIA2, "met3": L.MET3}
 CELL_GAP = 2700  # dbu between cells in a row: room for both cells' pin pads (two columns each
@@ -29,26 +33,34 @@ PAD_OFFSET = 500  # dbu from a cell's edge to its nearest pin-pad column
 
 @dataclass(frozen=True)
 class CellTemplate:
-    """A transistor cell already in the target layout, and where its terminals' met1 pads are."""
+    """A cell already in the target layout, and where its pins' pads are.
+
+    Pins are named as the placed item names its nets: a device's terminals (d, g, s, b), a
+    group's pins (gate, source, body, d<i>)."""
 
     cell_index: int
     width: int  # dbu, the cell's bounding box starts at (0, 0)
     height: int
-    pins: dict[str, tuple[int, int]]  # terminal (d, g, s, b) -> pad centre, dbu, cell coordinates
-    pin_layers: dict[str, str]  # terminal -> "met1" or "met2"
+    pins: dict[str, tuple[int, int]]  # pin -> pad centre, dbu, cell coordinates
+    pin_layers: dict[str, str]  # pin -> "met1" or "met2"
 
 
 CellFactory = Callable[[kdb.Layout, Device], CellTemplate]
+GroupCellFactory = Callable[[kdb.Layout, DeviceGroup], CellTemplate]
+Placeable = Device | DeviceGroup  # both name their pins' nets in ``.nets``
 
 
 @dataclass(frozen=True)
 class PlacedDevice:
+    """A placed cell: one device, or a matched group (``devices`` lists its members)."""
+
     name: str
-    x: int  # dbu, lower-left corner of the device's cell (pads included)
+    x: int  # dbu, lower-left corner of the cell (pads included)
     y: int
     width: int
     height: int
-    pins: dict[str, tuple[int, int]]  # terminal -> absolute pad centre, dbu
+    pins: dict[str, tuple[int, int]]  # pin -> absolute pad centre, dbu
+    devices: tuple[tuple[str, int], ...] = ()  # a group's (device name, fingers); () for one device
 
 
 @dataclass(frozen=True)
@@ -60,75 +72,164 @@ class LayoutResult:
     rows: int
     spine_nets: int
     placed: tuple[PlacedDevice, ...]
+    groups: int = 0  # matched-group cells among ``placed``
 
 
 def device_key(device: Device) -> tuple:
     return (device.model, device.w_um, device.l_um, device.multiplier)
 
 
-def _rows(devices: list[Device], templates: dict[tuple, CellTemplate], max_width: int) -> list[list[Device]]:
+def template_key(item: Placeable) -> tuple:
+    return item.key() if isinstance(item, DeviceGroup) else device_key(item)
+
+
+def placement_name(item: Placeable) -> str:
+    """Where an item goes in the hierarchical order: a group where its first member would."""
+    return min(d.name for d in item.devices) if isinstance(item, DeviceGroup) else item.name
+
+
+def placement_order(items: list[Placeable]) -> list[Placeable]:
+    """The schematic's hierarchical order (by name), a group where its first member would be,
+    and right after each group the device stacked on each member's drain (the one device whose
+    source is that net: a weight mirror's cascode, a receiver's input device), member by
+    member. The node between a member and its cascode then stays inside one row instead of
+    running from the group's row to the cascode's block (on the reference array this takes a
+    fifth off the area)."""
+    singles = [item for item in items if isinstance(item, Device)]
+    sourced: dict[str, list[Device]] = {}
+    for device in singles:
+        sourced.setdefault(device.nets["s"], []).append(device)
+    stacked_after: dict[str, tuple[str, int]] = {}  # device name -> (group position, member index)
+    for group in (item for item in items if isinstance(item, DeviceGroup)):
+        for index, member in enumerate(group.devices):
+            on_drain = sourced.get(member.nets["d"], [])
+            if len(on_drain) == 1:
+                stacked_after.setdefault(on_drain[0].name, (placement_name(group), index + 1))
+
+    def key(item: Placeable) -> tuple:
+        if item.name in stacked_after:
+            return (*stacked_after[item.name], item.name)
+        return (placement_name(item), 0, "")
+
+    return sorted(items, key=key)
+
+
+def _rows(items: list[Placeable], templates: dict[tuple, CellTemplate], max_width: int) -> list[list[Placeable]]:
     """Fill rows left to right in the given (hierarchical) order, so a block's devices stay
     together and most of its nets stay inside one row's channel. nfets and pfets may share a
     row: every pfet cell carries its own n-well, and CELL_GAP clears the well rules."""
-    rows: list[list[Device]] = []
-    current: list[Device] = []
+    rows: list[list[Placeable]] = []
+    current: list[Placeable] = []
     used = 0
-    for device in devices:
-        width = templates[device_key(device)].width + CELL_GAP
+    for item in items:
+        width = templates[template_key(item)].width + CELL_GAP
         if current and used + width > max_width:
             rows.append(current)
             current, used = [], 0
-        current.append(device)
+        current.append(item)
         used += width
     if current:
         rows.append(current)
     return rows
 
 
-def build(devices: list[Device], top_pins: tuple[str, ...], top_name: str, make_cell: CellFactory,
-          row_width_um: float | None = None,
-          net_order: route.NetOrder = route.by_name) -> tuple[kdb.Layout, LayoutResult]:
-    """Place and route ``devices`` into a new layout whose top cell is ``top_name``
-    (``net_order``: which nets' tracks run side by side, see :func:`generators.route.route`)."""
-    if not devices:
-        raise ValueError("the netlist has no devices to lay out")
-    layout = kdb.Layout()
-    layout.dbu = 1.0 / route.NM
-    templates: dict[tuple, CellTemplate] = {}
-    for device in devices:
-        key = device_key(device)
-        if key not in templates:
-            templates[key] = make_cell(layout, device)
-    if row_width_um is None:  # aim for a roughly square block
-        area = sum((templates[device_key(d)].width + CELL_GAP) * templates[device_key(d)].height * 3 for d in devices)
-        row_width_um = max(40.0, math.sqrt(area) / route.NM)
-    rows = _rows(sorted(devices, key=lambda d: d.name), templates, int(row_width_um * route.NM))
+@dataclass(frozen=True)
+class Floorplan:
+    """Where every cell goes for one row width, and the routing that goes with it."""
 
-    top = layout.create_cell(top_name)
+    row_width: int  # dbu, the widest a row may fill
+    placed: tuple[PlacedDevice, ...]
+    rows: int
+    plan: route.RoutePlan
+
+    @property
+    def area(self) -> int:
+        return self.plan.width * self.plan.height
+
+
+def floorplan(items: list[Placeable], templates: dict[tuple, CellTemplate], row_width: int,
+              top_pins: tuple[str, ...], net_order: route.NetOrder) -> Floorplan:
+    """Rows of ``items`` (in their order) at most ``row_width`` wide, each with its channel above."""
+    rows = _rows(items, templates, row_width)
     pins_by_row: list[list[route.Pin]] = []
     placed: list[PlacedDevice] = []
     row_tops: list[int] = []
     y = 0
     right = 0
-    for index, row in enumerate(rows):
+    for row in rows:
         x = 0
-        height = max(templates[device_key(d)].height for d in row)
+        height = max(templates[template_key(i)].height for i in row)
         pins: list[route.Pin] = []
-        for device in row:
-            template = templates[device_key(device)]
-            top.insert(kdb.CellInstArray(template.cell_index, kdb.Trans(x, y)))
-            for terminal in TERMINALS:
-                px, py = template.pins[terminal]
-                pins.append(route.Pin(device.nets[terminal], x + px, y + py, template.pin_layers[terminal]))
-            placed.append(PlacedDevice(device.name, x, y, template.width, template.height,
-                                       {t: (x + px, y + py) for t, (px, py) in template.pins.items()}))
+        for item in row:
+            template = templates[template_key(item)]
+            for pin, net in item.nets.items():
+                px, py = template.pins[pin]
+                pins.append(route.Pin(net, x + px, y + py, template.pin_layers[pin]))
+            members = tuple((d.name, d.multiplier) for d in item.devices) if isinstance(item, DeviceGroup) else ()
+            placed.append(PlacedDevice(item.name, x, y, template.width, template.height,
+                                       {p: (x + px, y + py) for p, (px, py) in template.pins.items()}, members))
             x += template.width + CELL_GAP
         right = max(right, x)
         pins_by_row.append(pins)
         row_tops.append(y + height)
         y = y + height + route.channel_height(len(route.channel_nets(pins, net_order)))
-
     plan = route.route(pins_by_row, row_tops, right, top_pins, net_order)
+    return Floorplan(row_width, tuple(placed), len(rows), plan)
+
+
+MAX_ASPECT = 3.0  # the automatic row width keeps the block within 1:3 .. 3:1
+
+
+def smallest_floorplan(items: list[Placeable], templates: dict[tuple, CellTemplate],
+                       top_pins: tuple[str, ...], net_order: route.NetOrder) -> Floorplan:
+    """The floorplan of least area over a range of row widths around a square block's.
+
+    Routing channels, not cells, take most of the area, and how many nets a channel carries
+    depends on where the rows break, so the area is measured rather than guessed; routing is
+    cheap next to drawing. Ties go to the narrower row (first tried)."""
+    widest = max(templates[template_key(i)].width + CELL_GAP for i in items)
+    cells = sum((templates[template_key(i)].width + CELL_GAP) * templates[template_key(i)].height for i in items)
+    square = math.sqrt(3 * cells)  # a square block if channels took twice the cells' area
+    widths = sorted({max(40 * route.NM, widest, int(square * (0.4 + 0.05 * k))) for k in range(33)})
+    plans = [floorplan(items, templates, width, top_pins, net_order) for width in widths]
+
+    def aspect(f: Floorplan) -> float:
+        return max(f.plan.width / f.plan.height, f.plan.height / f.plan.width)
+
+    fitting = [f for f in plans if aspect(f) <= MAX_ASPECT] or plans
+    return min(fitting, key=lambda f: f.area)
+
+
+def build(devices: list[Device], top_pins: tuple[str, ...], top_name: str, make_cell: CellFactory,
+          row_width_um: float | None = None, net_order: route.NetOrder = route.by_name,
+          groups: Sequence[DeviceGroup] = (), make_group_cell: GroupCellFactory | None = None,
+          ) -> tuple[kdb.Layout, LayoutResult]:
+    """Place and route ``devices`` into a new layout whose top cell is ``top_name``
+    (``net_order``: which nets' tracks run side by side, see :func:`generators.route.route`).
+    Devices in ``groups`` are drawn together, one ``make_group_cell`` cell per group. Rows are
+    at most ``row_width_um`` wide; None: the width of least area (:func:`smallest_floorplan`)."""
+    if not devices:
+        raise ValueError("the netlist has no devices to lay out")
+    if groups and make_group_cell is None:
+        raise ValueError("groups given without a cell factory for them")
+    grouped = {d.name for group in groups for d in group.devices}
+    items = placement_order([d for d in devices if d.name not in grouped] + list(groups))
+    layout = kdb.Layout()
+    layout.dbu = 1.0 / route.NM
+    templates: dict[tuple, CellTemplate] = {}
+    for item in items:
+        key = template_key(item)
+        if key not in templates:
+            templates[key] = make_group_cell(layout, item) if isinstance(item, DeviceGroup) else make_cell(layout, item)
+    if row_width_um is None:
+        chosen = smallest_floorplan(items, templates, top_pins, net_order)
+    else:
+        chosen = floorplan(items, templates, int(row_width_um * route.NM), top_pins, net_order)
+
+    top = layout.create_cell(top_name)
+    for item, placed in zip(items, chosen.placed):
+        top.insert(kdb.CellInstArray(templates[template_key(item)].cell_index, kdb.Trans(placed.x, placed.y)))
+    plan = chosen.plan
     for rect in plan.rects:
         layer = layout.layer(*ROUTING_LAYERS[rect.layer].gds)
         top.shapes(layer).insert(kdb.Box(rect.left, rect.bottom, rect.right, rect.top))
@@ -143,7 +244,7 @@ def build(devices: list[Device], top_pins: tuple[str, ...], top_name: str, make_
     top.shapes(boundary).insert(top.bbox())
     box = top.dbbox()
     return layout, LayoutResult(top_name, round(box.width(), 3), round(box.height(), 3), len(devices),
-                                len(rows), len(plan.spine), tuple(placed))
+                                chosen.rows, len(plan.spine), chosen.placed, len(groups))
 
 
 # terminal names of generators.cells.transistor ports
@@ -153,61 +254,89 @@ METAL_OF_LAYER = {L.MET1.gds: "met1", L.MET2.gds: "met2"}
 
 def transistor_cell(layout: kdb.Layout, device: Device) -> CellTemplate:
     """The project's multi-finger transistor (one finger per unit of the multiplier), wrapped
-    with a pin pad per terminal outside its bounding box, on distinct x columns.
-
-    Each port is extended straight out of its side (east or west) to a pad column: met2
-    ports get the column nearest the cell (so no met2 jog crosses another pin's stub), met1
-    ports the columns beyond. Met1 jogs may pass a nearer met1 pad only if they clear it.
-    """
+    with a pin pad per terminal outside its bounding box (see :func:`_wrap_with_pads`)."""
     from generators.cells import transistor  # gdsfactory; imported only when drawing
 
     polarity = "p" if device.model == PFET else "n"
     component = transistor.mosfet(polarity=polarity, w=device.w_um, l=device.l_um,
                                   fingers=device.multiplier, tap=True)
-    wrapper = layout.create_cell(f"{polarity}fet_w{device.w_um:g}_l{device.l_um:g}_f{device.multiplier}".replace(".", "p"))
+    name = f"{polarity}fet_w{device.w_um:g}_l{device.l_um:g}_f{device.multiplier}".replace(".", "p")
+    return _wrap_with_pads(layout, component, PORT_OF_TERMINAL, name, device.name)
+
+
+def group_cell(layout: kdb.Layout, group: DeviceGroup) -> CellTemplate:
+    """A matched group as one interdigitated row (:func:`generators.cells.group.matched_row`,
+    dummies at both ends), wrapped with a pin pad per pin: gate, source, body, one per drain."""
+    from generators.cells import group as group_cells  # gdsfactory; imported only when drawing
+
+    polarity = "p" if group.model == PFET else "n"
+    component = group_cells.matched_row(polarity=polarity, w=group.w_um, l=group.l_um, fingers=group.fingers,
+                                        diode=group.diode, dummies=True, tap=True)
+    shape = hashlib.sha256(repr((group.fingers, group.diode)).encode()).hexdigest()[:10]
+    name = f"{polarity}group_w{group.w_um:g}_l{group.l_um:g}_{shape}".replace(".", "p")
+    return _wrap_with_pads(layout, component, {pin: pin for pin in group.nets}, name, group.name)
+
+
+def _wrap_with_pads(layout: kdb.Layout, component, port_of_pin: dict[str, str], name: str,
+                    what: str) -> CellTemplate:
+    """Copy ``component`` into ``layout`` with a pin pad per pin outside its bounding box, on
+    distinct x columns, and re-origin it at (0, 0).
+
+    Each port is extended straight out of its side (east or west) to a pad column. The
+    router's met2 stub rises from every pad, so a met2 jog may pass a nearer column only
+    below its pad: met2 ports take the columns nearest the cell, the highest nearest. met1
+    ports take the columns beyond; a met1 jog may pass a nearer met1 pad only if it clears it.
+    """
+    wrapper = layout.create_cell(name)
     inner = layout.create_cell(component.name)
     inner.copy_tree(component.kdb_cell)
     box = inner.bbox()
     ports = {}
-    for terminal, port_name in PORT_OF_TERMINAL.items():
+    for pin, port_name in port_of_pin.items():
         port = component.ports[port_name]
         metal = METAL_OF_LAYER[(port.layer_info.layer, port.layer_info.datatype)]
         side = "e" if port.orientation == 0 else "w"
-        ports[terminal] = (int(round(port.dcenter[0] * route.NM)), int(round(port.dcenter[1] * route.NM)),
-                           int(port.width), metal, side)
+        ports[pin] = (int(round(port.dcenter[0] * route.NM)), int(round(port.dcenter[1] * route.NM)),
+                      int(port.width), metal, side)
     pins: dict[str, tuple[int, int]] = {}
     layers: dict[str, str] = {}
     for side, edge, step in (("e", box.right + PAD_OFFSET, route.STUB_PITCH),
                              ("w", box.left - PAD_OFFSET, -route.STUB_PITCH)):
-        on_side = sorted((t for t, p in ports.items() if p[4] == side), key=lambda t: (ports[t][3] != "met2", t))
-        for column, terminal in enumerate(on_side):
-            px, py, width, metal, _ = ports[terminal]
+        on_side = sorted((p for p in ports if ports[p][4] == side),
+                         key=lambda p: (ports[p][3] != "met2", -ports[p][1] if ports[p][3] == "met2" else 0, p))
+        for column, pin in enumerate(on_side):
+            px, py, width, metal, _ = ports[pin]
             x = edge + column * step
             half_pad = route.VIA1_PAD // 2
             x0, x1 = sorted((px, x + (half_pad if step > 0 else -half_pad)))
             inner_layer = layout.layer(*(L.MET1 if metal == "met1" else L.MET2).gds)
             wrapper.shapes(inner_layer).insert(kdb.Box(x0, py - width // 2, x1, py - width // 2 + width))
-            pins[terminal] = (x, py)
-            layers[terminal] = metal
-        _check_jogs(device, [(ports[t][1], ports[t][2], pins[t][0], layers[t]) for t in on_side])
+            pins[pin] = (x, py)
+            layers[pin] = metal
+        _check_jogs(what, [(ports[p][1], ports[p][2], layers[p]) for p in on_side])
     wrapper.insert(kdb.CellInstArray(inner.cell_index(), kdb.Trans()))
     full = wrapper.bbox()
     # re-origin the wrapper so its bounding box starts at (0, 0)
     shifted = layout.create_cell(wrapper.name + "_p")
     shifted.insert(kdb.CellInstArray(wrapper.cell_index(), kdb.Trans(-full.left, -full.bottom)))
     return CellTemplate(shifted.cell_index(), full.width(), full.height(),
-                        {t: (x - full.left, y - full.bottom) for t, (x, y) in pins.items()}, layers)
+                        {p: (x - full.left, y - full.bottom) for p, (x, y) in pins.items()}, layers)
 
 
-def _check_jogs(device: Device, jogs: list[tuple[int, int, int, str]]) -> None:
-    """A met1 jog that runs past a nearer met1 pad must clear it by the met1 spacing."""
-    from pdk_sky130_180.rules import M1_SPACE
+def _check_jogs(what: str, jogs: list[tuple[int, int, str]]) -> None:
+    """``jogs``: (y, width, metal) per column, nearest the cell first. A met1 jog that runs past
+    a nearer met1 pad must clear it by the met1 spacing; a met2 jog must pass below a nearer
+    met2 pad (whose stub rises from it) by the met2 spacing."""
+    from pdk_sky130_180.rules import M1_SPACE, M2_SPACE
 
-    space = int(round(M1_SPACE.value * route.NM))
-    for index, (y, width, _, metal) in enumerate(jogs):
-        for y_near, _, _, metal_near in jogs[:index]:
-            if metal == metal_near == "met1" and abs(y - y_near) < width // 2 + route.VIA1_PAD // 2 + space:
-                raise ValueError(f"{device.name}: transistor pins too close in y to bring out side by side")
+    space = {"met1": int(round(M1_SPACE.value * route.NM)), "met2": int(round(M2_SPACE.value * route.NM))}
+    for index, (y, width, metal) in enumerate(jogs):
+        for y_near, _, metal_near in jogs[:index]:
+            if metal != metal_near:
+                continue
+            clear = width // 2 + route.VIA1_PAD // 2 + space[metal]
+            if metal == "met1" and abs(y - y_near) < clear or metal == "met2" and y_near - y < clear:
+                raise ValueError(f"{what}: pins too close in y to bring out side by side")
 
 
 def write_gds(layout: kdb.Layout, path: str | os.PathLike) -> None:

@@ -76,3 +76,28 @@ def test_other_shapes_are_drc_and_lvs_clean(tmp_path, n_in, width, cells, layers
     assert run_drc(outputs.layout).violations == 0
     lvs = run_lvs(outputs.layout, outputs.schematic)
     assert lvs.match and lvs.devices_layout == lvs.devices_schematic
+
+
+def test_reference_array_draws_mirrors_as_matched_groups_and_stays_clean(tmp_path):
+    """The shipped example: each input's diode shares one interdigitated row with the weight
+    mirrors it drives; the array stays DRC- and LVS-clean; a group's area goes to its devices."""
+    from pathlib import Path
+
+    from extract.lvs import run_lvs
+    from generators.groups import matched_groups
+    from generators.netlist import flatten, parse_spice
+
+    weights = Path(__file__).resolve().parents[1] / "examples" / "kws_yes_d4.npz"
+    outputs = generate(weights, tmp_path, picture=False)
+    devices = flatten(parse_spice(outputs.schematic.read_text()), "bmru_top")
+    by_diode = {g.devices[0].name: g for g in matched_groups(devices) if g.diode == 0}
+    input0 = {d.name for d in by_diode["rx_in/d0"].devices}
+    assert {"fc_in/w_in_r0_c0", "fc_in/w_in_r2_c0", "fc_in/w_in_r3_c0"} <= input0
+    grouped = {d.name for g in matched_groups(devices) for d in g.devices}
+    assert "rx_in/p0" not in grouped  # the pfet diode (w=0.96) keeps its own cell
+    assert "fc_in/w_in_r0_c0_cas" not in grouped  # cascodes have their own sources
+    area = outputs.area
+    assert area["matched_groups"] > 0 and area["cells"] < area["device_instances"]
+    assert run_drc(outputs.layout).violations == 0
+    lvs = run_lvs(outputs.layout, outputs.schematic)
+    assert lvs.match and lvs.devices_layout == lvs.devices_schematic == len(devices)

@@ -13,7 +13,9 @@ import pytest
 from extract.drc import run_drc
 from extract.lvs import report_text, run_lvs
 from generators.cells import write_gds
+from generators.cells.group import finger_slots, matched_row, matched_row_spice
 from generators.cells.mirror import mirror, mirror_spice, unit_sequence
+from generators.cells.row import RowSpec, validate
 from generators.cells.taps import guard_ring, tap_strip
 from generators.cells.transistor import mosfet, mosfet_spice
 
@@ -32,6 +34,13 @@ MIRRORS = [
     dict(polarity="p", w=0.5, l=0.5, ref_units=1, out_units=(2, 1, 1), common_centroid=True),
     dict(polarity="n", w=0.42, l=2.0, ref_units=3, out_units=(1,), dummies=False),
     dict(polarity="p", w=2.75, l=4.0, ref_units=4, out_units=(1, 2, 8, 3), common_centroid=True),
+]
+GROUPS = [  # odd and even finger counts, with and without a diode, both polarities
+    dict(polarity="n", w=1.0, l=1.0, fingers=(8, 1, 2, 1, 3), diode=0),
+    dict(polarity="p", w=1.0, l=1.0, fingers=(5, 2)),
+    dict(polarity="n", w=0.42, l=0.5, fingers=(1, 1, 1), dummies=False),
+    dict(polarity="p", w=0.5, l=0.18, fingers=(4, 3, 1, 1), diode=1, common_centroid=True),
+    dict(polarity="n", w=1.025, l=20.0, fingers=(1, 1)),
 ]
 TAPS = [
     ("strip", dict(polarity="p", length=2.0)),
@@ -62,6 +71,61 @@ def test_mirror_clean(params, tmp_path):
     c = mirror(**params)
     spice_params = {k: v for k, v in params.items() if k not in ("dummies", "common_centroid")}
     _check(c, mirror_spice(c.name, **spice_params), tmp_path)
+
+
+@pytest.mark.parametrize("params", GROUPS, ids=lambda p: f"{p['polarity']}-f{'_'.join(map(str, p['fingers']))}-d{p.get('diode')}")
+def test_matched_row_clean(params, tmp_path):
+    c = matched_row(**params)
+    spice_params = {k: v for k, v in params.items() if k not in ("dummies", "common_centroid")}
+    _check(c, matched_row_spice(c.name, **spice_params), tmp_path)
+
+
+def test_matched_row_ports():
+    c = matched_row(polarity="n", w=1.0, l=1.0, fingers=(4, 1, 3), diode=0)
+    assert {p.name for p in c.ports} == {"gate", "source", "body", "d1", "d2"}
+    c = matched_row(polarity="p", w=1.0, l=1.0, fingers=(1, 2))
+    assert {p.name for p in c.ports} == {"gate", "source", "body", "d0", "d1"}
+
+
+@pytest.mark.parametrize("fingers", [(1,), (2, 1), (8, 1, 2, 1, 3), (1, 1, 1, 1, 1), (7, 5, 3)])
+@pytest.mark.parametrize("common_centroid", [False, True])
+def test_finger_slots_keep_every_devices_finger_count(fingers, common_centroid):
+    slots = finger_slots(fingers, common_centroid)
+    counted = [0] * len(fingers)
+    for slot in slots:
+        for device in slot.devices:
+            counted[device] += 2 if slot.kind == "unit" else 1
+    assert tuple(counted) == fingers
+    odd = sum(f % 2 for f in fingers)
+    assert sum(s.kind == "pair" for s in slots) == odd // 2
+    assert sum(s.kind == "lone" for s in slots) == odd % 2
+
+
+def test_finger_slots_spread_units():
+    slots = finger_slots((8, 8))
+    assert [s.devices[0] for s in slots] == [0, 1, 0, 1, 0, 1, 0, 1]
+
+
+def test_matched_row_breaks_only_where_odd_fingers_sit():
+    assert matched_row(fingers=(4, 2), diode=0).info["breaks"] == 0
+    assert matched_row(fingers=(3, 1, 5), diode=0).info["breaks"] == 2  # one pair, one lone
+
+
+@pytest.mark.parametrize("breaks", [(0,), (3,), (1, 2)])
+def test_row_refuses_breaks_that_leave_a_region_without_a_gate(breaks):
+    spec = RowSpec(polarity="n", w=1000, l=1000, regions=("s", "d", "s", "d", "s"), source="s",
+                   drains=("d",), breaks=breaks)
+    with pytest.raises(ValueError, match="break"):
+        validate(spec)
+
+
+def test_matched_row_rejects_bad_params():
+    with pytest.raises(ValueError):
+        matched_row(fingers=())
+    with pytest.raises(ValueError):
+        matched_row(fingers=(2, 0))
+    with pytest.raises(ValueError):
+        matched_row(fingers=(2, 1), diode=2)
 
 
 @pytest.mark.parametrize("kind,params", TAPS, ids=lambda x: str(x))

@@ -91,3 +91,41 @@ def test_pin_pitch_too_small_is_refused():
     pins = [route.Pin("a", 0, 0), route.Pin("b", route.STUB_PITCH - 5, 0)]
     with pytest.raises(ValueError, match="pin pitch too small"):
         route.route([pins], [1000], 2000, ())
+
+
+def pad_group_cell(layout: kdb.Layout, group) -> array_layout.CellTemplate:
+    """Stand-in for a matched row: one met1 pad per pin of the group."""
+    cell = layout.create_cell(f"group_pads_{len(group.nets)}")
+    met1 = layout.layer(*L.MET1.gds)
+    pins = {}
+    for index, pin in enumerate(group.nets):
+        x, y = 300 + index * route.STUB_PITCH, 400
+        cell.shapes(met1).insert(kdb.Box(x - PAD // 2, y - PAD // 2, x + PAD // 2, y + PAD // 2))
+        pins[pin] = (x, y)
+    return array_layout.CellTemplate(cell.cell_index(), 600 + len(pins) * route.STUB_PITCH, 800, pins,
+                                     dict.fromkeys(pins, "met1"))
+
+
+def test_groups_are_one_cell_each_and_their_pins_are_routed_by_net():
+    from generators.groups import matched_groups
+
+    devices = random_devices(4, 20, 8) + [
+        Device("x_ref", NFET, {"d": "g0", "g": "g0", "s": "n1", "b": "n1"}, 1.0, 1.0, 4),
+        Device("x_out1", NFET, {"d": "n2", "g": "g0", "s": "n1", "b": "n1"}, 1.0, 1.0, 1),
+        Device("x_out2", NFET, {"d": "n5", "g": "g0", "s": "n1", "b": "n1"}, 1.0, 1.0, 3)]
+    groups = [g for g in matched_groups(devices) if g.nets["gate"] == "g0"]
+    assert len(groups) == 1
+    layout, result = array_layout.build(devices, ("n1",), "TOP", pad_cell, 30.0, groups=groups,
+                                        make_group_cell=pad_group_cell)
+    assert result.groups == 1 and len(result.placed) == len(devices) - 2
+    l2n = extracted_pin_nets(layout, layout.cell("TOP"))
+    met1 = l2n.layer_by_name("met1")
+    nets_of = {d.name: d.nets for d in devices} | {g.name: g.nets for g in groups}
+    probes: dict[str, set] = {}
+    for placed in result.placed:
+        for pin, (x, y) in placed.pins.items():
+            net = l2n.probe_net(met1, kdb.DPoint(x / 1000, y / 1000))
+            probes.setdefault(nets_of[placed.name][pin], set()).add(net.cluster_id)
+    assert all(len(c) == 1 for c in probes.values())
+    clusters = [next(iter(c)) for c in probes.values()]
+    assert len(set(clusters)) == len(clusters)

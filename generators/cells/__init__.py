@@ -4,6 +4,9 @@
 - :func:`taps.tap_strip`, :func:`taps.guard_ring`: substrate / well ties;
 - :func:`mirror.mirror`: an interdigitated current-mirror group (one diode-connected
   reference, K outputs with their own drain ports, dummies at the ends).
+- :func:`group.matched_row`: devices sharing gate, source and body with any finger counts
+  (odd ones at diffusion breaks), interdigitated in one row; what the array draws for each
+  matched group (:mod:`generators.groups`).
 
 Each cell module also has a ``*_spice`` function returning the reference subcircuit the
 layout must match in LVS. ``write_gds`` (from :mod:`._draw`) writes byte-deterministic GDS.

@@ -1,6 +1,6 @@
 """The transistor row all our MOS cells are built from.
 
-A row is one diffusion strip crossed by vertical poly gates that share one gate net:
+A row is a diffusion strip crossed by vertical poly gates that share one gate net:
 
 ```
    met1 source bar  ─────────────────────────────────────────────  (top)
@@ -11,6 +11,11 @@ A row is one diffusion strip crossed by vertical poly gates that share one gate 
    poly bar + poly licons + npc, li1 and the met1 gate bar
    tap strip (p+ tap for nfet, n+ tap in the n-well for pfet) with li1 and met1   (bottom)
 ```
+
+The strip may be cut by diffusion breaks (``RowSpec.breaks``): the two regions either side of
+a break become outer regions of their own diffusion islands, ``difftap.3`` apart, with no gate
+between them. Everything else (poly bar, gate bar, source bar, tap, drain tracks) still runs
+the whole row, so a broken row is electrically one row.
 
 Every dimension is derived from :mod:`pdk_sky130_180.rules` (comments name the rule), in nm.
 The geometry is the same for nfet and pfet except the implants and the n-well.
@@ -55,6 +60,7 @@ ENDCAP = nm(R.POLY_ENDCAP)                   # poly.8
 M1_STRIP = VIA + 2 * M1_VIA                  # met1 strip over S/D: holds a via (via.4a)
 M2_TRACK = VIA + 2 * M2_VIA                  # met2 drain track height (m2.4)
 TRACK_PITCH = M2_TRACK + M2_SP
+BREAK_GAP = nm(R.DIFF_SPACE)                 # difftap.3: diffusion break between two islands
 END_SD = LIC_DIFF_DIR + LIC + LIC_GATE       # outer S/D length (>= poly.7)
 MID_SD = LIC_GATE + LIC + LIC_GATE           # S/D length between two gates
 assert END_SD >= nm(R.DIFF_POLY_EXT) and MID_SD >= nm(R.POLY_SPACE)
@@ -94,10 +100,12 @@ WEST = RISER_X0 + M2_VIA - M1_VIA_DIR  # west end of the met1 bars (gate bar enc
 class RowSpec:
     """What to draw.
 
-    ``regions`` are the nets of the S/D regions left to right (one more than there are
-    gates); ``source`` is the net that goes to the top met1 bar; every other net is a drain
-    with its own met2 track (``drains`` orders the tracks bottom to top). ``diode`` names a
-    drain net tied to the gate (the mirror reference). Widths in nm.
+    ``regions`` are the nets of the S/D regions left to right; between two neighbours there is
+    a gate, or a diffusion break where ``breaks`` lists the gap (gap k lies between region k
+    and k+1). ``source`` is the net that goes to the top met1 bar; every other net is a drain
+    with its own met2 track (``drains`` orders the tracks bottom to top, ``drain_pitch`` apart;
+    None: the closest the rules allow). ``diode`` names a drain net tied to the gate (the
+    mirror reference). Widths in nm.
     """
 
     polarity: str
@@ -108,6 +116,8 @@ class RowSpec:
     drains: tuple[str, ...]
     tap: bool = True
     diode: str | None = None
+    breaks: tuple[int, ...] = ()
+    drain_pitch: int | None = None
 
 
 @dataclass
@@ -140,33 +150,47 @@ def validate(spec: RowSpec) -> None:
         raise ValueError(f"drain tracks {spec.drains} do not match the drain nets {sorted(nets - {spec.source})}")
     if spec.diode is not None and spec.diode not in spec.drains:
         raise ValueError(f"diode net {spec.diode!r} is not a drain")
+    gaps = len(spec.regions) - 1
+    for k in spec.breaks:
+        # every island needs a gate: no break at either end of the row, no two breaks side by side
+        if not 0 < k < gaps - 1 or k - 1 in spec.breaks or k + 1 in spec.breaks:
+            raise ValueError(f"diffusion break at gap {k} leaves a region without a gate")
+    if spec.drain_pitch is not None and (spec.drain_pitch < TRACK_PITCH or spec.drain_pitch % 5):
+        raise ValueError(f"drain track pitch {spec.drain_pitch} nm below {TRACK_PITCH} nm or off grid")
 
 
 def draw_row(d: Draw, spec: RowSpec) -> RowPins:
     """Draw the row with its diffusion's lower left corner at (0, 0)."""
     validate(spec)
     W, Lg = spec.w, spec.l
-    n_gates = len(spec.regions) - 1
+    gaps = len(spec.regions) - 1
+    breaks = set(spec.breaks)
 
-    # --- x plan: regions and gates --------------------------------------------------------
-    regions: list[tuple[int, int]] = []  # x0, x1 of each S/D region
+    # --- x plan: regions, gates and diffusion islands ------------------------------------------
+    # an outer region (row end or next to a break) is END_SD long with its licon
+    # LIC_DIFF_DIR from the diffusion edge; an inner one MID_SD with licons LIC_GATE from gates
+    lic_x: list[int] = []
     gates: list[tuple[int, int]] = []
-    x = 0
+    islands: list[tuple[int, int]] = []
+    x = island_x0 = 0
     for i in range(len(spec.regions)):
-        length = END_SD if i in (0, n_gates) else MID_SD
-        regions.append((x, x + length))
-        x += length
-        if i < n_gates:
+        left_end = i == 0 or i - 1 in breaks
+        right_end = i == gaps or i in breaks
+        lic_x.append(x + (LIC_DIFF_DIR if left_end else LIC_GATE))
+        x += END_SD if left_end or right_end else MID_SD
+        if i == gaps:
+            break
+        if i in breaks:
+            islands.append((island_x0, x))
+            x += BREAK_GAP
+            island_x0 = x
+        else:
             gates.append((x, x + Lg))
             x += Lg
+    islands.append((island_x0, x))
     diff_x1 = x
     east = up(diff_x1 + M1_SP + 2 * 30)
     west = WEST
-
-    # licon x per region: next to the gate on the inner side, LIC_DIFF_DIR from the outer edge
-    lic_x = []
-    for i, (x0, x1) in enumerate(regions):
-        lic_x.append(x0 + LIC_DIFF_DIR if i == 0 else x0 + LIC_GATE)
 
     # --- y plan of a S/D region -------------------------------------------------------------
     lic_ys = cut_row(LIC_DIFF_DIR, W - LIC_DIFF_DIR, LIC, LIC_SP)
@@ -175,14 +199,16 @@ def draw_row(d: Draw, spec: RowSpec) -> RowPins:
     mc_y0, mc_y1 = mc_ys[0], mc_ys[-1] + MC
     strip_y0 = mc_y0 - M1_MC_DIR
     via_c0 = strip_y0 + M1_VIA_DIR + VIA // 2               # lowest via centre on a strip
-    track_c = {net: via_c0 + j * TRACK_PITCH for j, net in enumerate(spec.drains)}
+    pitch = spec.drain_pitch or TRACK_PITCH
+    track_c = {net: via_c0 + j * pitch for j, net in enumerate(spec.drains)}
     drain_top = {net: max(mc_y1 + M1_MC_DIR, c + VIA // 2 + M1_VIA_DIR, strip_y0 + M1_MIN_H)
                  for net, c in track_c.items()}
     sbar_y0 = max(drain_top.values()) + M1_SP
     sbar = (sbar_y0, sbar_y0 + BAR)
 
     # --- diffusion, implants, well --------------------------------------------------------------
-    d.rect(L.DIFF, 0, 0, diff_x1, W)
+    for ix0, ix1 in islands:
+        d.rect(L.DIFF, ix0, 0, ix1, W)
     sd_impl, tap_impl = (L.NSDM, L.PSDM) if spec.polarity == "n" else (L.PSDM, L.NSDM)
     d.rect(sd_impl, -IMPL, -IMPL, diff_x1 + IMPL, W + IMPL)
 
