@@ -167,6 +167,7 @@ class Forward:
     logits: torch.Tensor  # (B, T, C)
     states: list  # per layer (B, T, N)
     candidates: list  # per layer (B, T, N)
+    thresholds: list  # per layer (beta1, beta1 + delta), each (N,)
 
 
 # initial values: gains of the normal weight initialisations, constant biases, uniform ranges
@@ -253,7 +254,7 @@ class BMRUNet(nn.Module):
         p = self.effective(quantised)
         relu = torch.relu
         u = relu(relu(x) @ p["W_in"].T + p["b_in"])
-        states, candidates = [], []
+        states, candidates, thresholds = [], [], []
         for index in range(self.n_layers):
             c = relu(u @ p["W_c"][index].T + p["b_c"][index])
             beta1, delta = p["beta1"][index], p["delta"][index]
@@ -276,9 +277,27 @@ class BMRUNet(nn.Module):
             u = y + u
             states.append(s)
             candidates.append(c)
+            thresholds.append((beta1, beta2))
         pre = u @ p["W_out"].T + p["b_out"]
         z = _ste(pre, relu(pre)) if readout_st else relu(pre)  # same forward; optional identity backward
-        return Forward(z, states, candidates)
+        return Forward(z, states, candidates, thresholds)
+
+    def margin_penalty(self, out: Forward, margin: float) -> torch.Tensor:
+        """Mean over cells and frames of how far the candidate lies inside +-margin of the threshold
+        that decides the next state: beta1 + delta while the cell is reset (will it set?), beta1
+        while it is set (will it reset?). The circuit's thresholds sit a fraction of a finger off
+        nominal and it switches slowly at small overdrive, so candidates that keep clear of the
+        deciding threshold make the chip's states equal the model's."""
+        total = 0.0
+        for index, (s, c, (beta1, beta2)) in enumerate(zip(out.states, out.candidates, out.thresholds)):
+            start = self.s0[index].to(c.dtype).expand(c.shape[0], 1, c.shape[2])
+            previous = torch.cat([start, s[:, :-1]], dim=1).detach()
+            deciding = previous * beta1 + (1.0 - previous) * beta2
+            distance = (c - deciding).abs()
+            # exact ties (c = b_c = threshold while a layer's inputs are silent) are left alone: the
+            # circuit resolves them the model's way by design (its thresholds sit just below nominal)
+            total = total + torch.where(distance == 0, 0.0, torch.relu(margin - distance)).mean()
+        return total / len(out.states)
 
     @torch.no_grad()
     def export(self, meta: dict | None = None, quantised: bool = True) -> Network:
@@ -342,6 +361,8 @@ class TrainConfig:
     soft_temperature: float = 0.3  # warm-up with logistic gates, temperature annealed linearly ...
     readout_st: bool = True  # straight-through gradient for the readout ReLU (revives dead class currents)
     soft_until: float = 1.0  # ... to 0 at this fraction of the steps; exact steps (surrogate gradient) afterwards
+    margin: float = 0.05  # units: candidates should keep this far from the threshold deciding the next state
+    margin_weight: float = 0.0  # weight of that penalty in the loss (0 = off)
 
     def check(self) -> None:
         positive_ints = ("width", "layers", "steps", "batch", "eval_every", "log_every", "threads")
@@ -357,7 +378,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise TrainError(f"{name}: expected a positive number, got {value!r}")
-        for name in ("weight_decay", "l1", "feature_noise", "soft_temperature"):
+        for name in ("weight_decay", "l1", "feature_noise", "soft_temperature", "margin", "margin_weight"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise TrainError(f"{name}: expected a non-negative number, got {value!r}")
@@ -467,6 +488,8 @@ def train(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np
         frames = logits.shape[1]
         loss = nn.functional.cross_entropy(config.logit_scale * logits.reshape(-1, logits.shape[2]),
                                            yb.repeat_interleave(frames))
+        if config.margin_weight:
+            loss = loss + config.margin_weight * model.margin_penalty(out, config.margin)
         if config.l1:
             loss = loss + config.l1 * sum(p.abs().sum() for p in model.matrix_params())
         optimiser.zero_grad(set_to_none=True)
@@ -590,6 +613,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--readout-st", action=argparse.BooleanOptionalAction, default=d.readout_st,
                         help="straight-through (identity) gradient for the readout ReLU; the forward pass is unchanged")
     parser.add_argument("--l1", type=float, default=d.l1, help="penalty on sum |W| (circuit power)")
+    parser.add_argument("--margin", type=float, default=d.margin,
+                        help="units: distance the candidates should keep from the threshold deciding the next state")
+    parser.add_argument("--margin-weight", type=float, default=d.margin_weight,
+                        help="weight of the margin penalty in the loss (0 = off)")
     parser.add_argument("--surrogate-width", type=float, default=d.surrogate_width,
                         help="x scale of the surrogate derivative 1/(1+(pi x/w)^2)/w, in units")
     parser.add_argument("--feature-noise", type=float, default=d.feature_noise, help="training feature noise std")
@@ -667,6 +694,7 @@ def main(argv: list[str] | None = None) -> int:
                              feature_noise=args.feature_noise, time_shift=args.time_shift,
                              soft_temperature=args.soft_temperature, soft_until=args.soft_until,
                              logit_scale=args.logit_scale, readout_st=args.readout_st,
+                             margin=args.margin, margin_weight=args.margin_weight,
                              eval_every=args.eval_every, log_every=args.log_every, seed=args.seed,
                              threads=args.threads, grid=grid)
         config.check()

@@ -161,7 +161,22 @@ def test_deterministic_training():
             assert np.array_equal(a[key], b[key]), key
 
 
+def test_margin_penalty_uses_the_deciding_threshold():
+    """While reset the set threshold beta1 + delta decides, while set beta1 does."""
+    model = T.BMRUNet(13, width=1, layers=1, seed=0).double()
+    beta1, beta2 = torch.tensor([1.0], dtype=torch.float64), torch.tensor([1.5], dtype=torch.float64)
+    c = torch.tensor([[[1.48], [1.0], [1.03], [0.2]]], dtype=torch.float64)
+    s = torch.tensor([[[1.0], [1.0], [0.0], [0.0]]], dtype=torch.float64)
+    out = T.Forward(torch.zeros(1, 4, 2), [s], [c], [(beta1, beta2)])
+    # frame 0: reset before (s0 = 0), |1.48 - 1.5| = 0.02 -> 0.03; frame 1: set before, an exact tie
+    # with beta1, which the circuit resolves by design -> 0; frame 2: set before, 0.03 from beta1 -> 0.02;
+    # frame 3: reset before, far from 1.5 -> 0
+    expected = (0.03 + 0.0 + 0.02 + 0.0) / 4
+    assert float(model.margin_penalty(out, 0.05)) == pytest.approx(expected)
+
+
 @pytest.mark.parametrize("overrides, match", [
+    ({"margin_weight": -1.0}, "margin_weight"),
     ({"width": 0}, "width"),
     ({"steps": -5}, "steps"),
     ({"lr": 0.0}, "lr"),
