@@ -17,7 +17,8 @@ from bmru.cli import fail, progress, write_json
 from bmru.weights import WeightsError, atomic_write, load_weights
 from generators import layout as array_layout
 from generators.groups import matched_groups
-from generators.mapping import TOP_NAME, HardwareSpec, MappingConfig, MappingError, map_network, spec_to_dict
+from generators.mapping import (TOP_NAME, CellSpec, HardwareSpec, MappingConfig, MappingError, map_network,
+                                spec_to_dict)
 from generators.netlist import Device, flatten, parse_spice, unreachable_devices
 from generators.schematic import schematic_text, track_order
 
@@ -74,11 +75,37 @@ def area_report(spec: HardwareSpec, devices: list[Device], result: array_layout.
     }
 
 
+def bmru_macros(spec: HardwareSpec, devices: list[Device]) -> list[array_layout.Macro]:
+    """Each BMRU cell instance of the flat netlist as one compact cell
+    (:func:`generators.cells.bmru_cell.bmru_cell_for`). Its pins' flat nets are read off its
+    devices: the cell's own netlist names each device's terminal nets locally."""
+    from generators.cells.bmru_cell import bmru_cell_for, cell_devices, params_of
+    from generators.spice_cells import CELL_PINS, cell_name
+
+    by_block: dict[str, CellSpec] = {cell_name(cell): cell for cell in spec.cells}
+    instances: dict[str, list[Device]] = {}
+    for device in devices:
+        if device.blocks and device.blocks[-1] in by_block:
+            instances.setdefault(device.name.rsplit("/", 1)[0], []).append(device)
+    macros = []
+    for path, members in sorted(instances.items()):
+        cell = by_block[members[0].blocks[-1]]
+        local = cell_devices(params_of(cell))
+        flat_net: dict[str, str] = {}
+        for device in members:
+            for terminal, net in local[device.name.rsplit("/", 1)[1]].nets.items():
+                flat_net[net] = device.nets[terminal]
+        macros.append(array_layout.Macro(path, tuple(members), {pin: flat_net[pin] for pin in CELL_PINS},
+                                         bmru_cell_for(cell)))
+    return macros
+
+
 def generate(weights_path: str | Path, out: str | Path, config: MappingConfig = MappingConfig(),
-             picture: bool = True, matched: bool = True) -> ArrayOutputs:
+             picture: bool = True, matched: bool = True, compact_cells: bool = False) -> ArrayOutputs:
     """The whole generator. Raises WeightsError / MappingError before writing anything.
     ``matched``: draw matched groups (:mod:`generators.groups`) as interdigitated rows; False
-    draws every device as its own cell."""
+    draws every device as its own cell. ``compact_cells``: draw each BMRU cell as one compact
+    placed-and-routed cell (its devices then join no matched group)."""
     out = Path(out)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
@@ -90,14 +117,17 @@ def generate(weights_path: str | Path, out: str | Path, config: MappingConfig = 
     if floating:
         raise MappingError(f"schematic: devices not connected to any pin: {', '.join(floating[:5])}")
     seconds["mapping_schematic"] = time.perf_counter() - start
-    groups = matched_groups(devices) if matched else []
+    macros = bmru_macros(spec, devices) if compact_cells else []
+    in_macros = {d.name for macro in macros for d in macro.devices}
+    groups = matched_groups([d for d in devices if d.name not in in_macros]) if matched else []
     progress(f"[array] {len(devices)} devices ({sum(d.multiplier for d in devices)} fingers), "
-             f"{sum(len(g.devices) for g in groups)} of them in {len(groups)} matched groups; placing and routing")
+             f"{sum(len(g.devices) for g in groups)} of them in {len(groups)} matched groups"
+             + (f", {len(in_macros)} in {len(macros)} compact BMRU cells" if macros else "") + "; placing and routing")
 
     start = time.perf_counter()
     layout, result = array_layout.build(devices, spec.top_pins, TOP_NAME, array_layout.transistor_cell,
                                         net_order=track_order, groups=groups,
-                                        make_group_cell=array_layout.group_cell)
+                                        make_group_cell=array_layout.group_cell, macros=macros)
     seconds["layout"] = time.perf_counter() - start
     area = area_report(spec, devices, result)
 
@@ -105,6 +135,8 @@ def generate(weights_path: str | Path, out: str | Path, config: MappingConfig = 
                          seconds)
     data = spec_to_dict(spec)
     data["area_um2"] = area
+    if compact_cells:  # only then: the default flow's files stay as they were, byte for byte
+        data["compact_cells"] = True
     write_json(paths.spec, data)
     atomic_write(paths.schematic, lambda tmp: Path(tmp).write_text(text))
     array_layout.write_gds(layout, paths.layout)
@@ -128,10 +160,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-matched-groups", action="store_true",
                         help="draw every MOSFET as its own cell instead of grouping mirror outputs "
                              "with their reference in interdigitated rows")
+    parser.add_argument("--compact-cells", action="store_true",
+                        help="draw each BMRU cell as one compact placed-and-routed cell (its internal "
+                             "nodes stay inside it) instead of spreading its devices over the array's rows")
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else Path("build") / Path(args.weights).stem
     try:
-        generate(args.weights, out, picture=not args.no_picture, matched=not args.no_matched_groups)
+        generate(args.weights, out, picture=not args.no_picture, matched=not args.no_matched_groups,
+                 compact_cells=args.compact_cells)
     except (WeightsError, MappingError) as error:
         fail(str(error))
 

@@ -14,7 +14,7 @@ import hashlib
 import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import klayout.db as kdb
@@ -47,7 +47,25 @@ class CellTemplate:
 
 CellFactory = Callable[[kdb.Layout, Device], CellTemplate]
 GroupCellFactory = Callable[[kdb.Layout, DeviceGroup], CellTemplate]
-Placeable = Device | DeviceGroup  # both name their pins' nets in ``.nets``
+
+
+@dataclass(frozen=True)
+class Macro:
+    """Devices drawn as one placed-and-routed cell of their own (a BMRU cell,
+    :mod:`generators.cells.bmru_cell`): ``component`` draws them, and its ports, met2 on its top
+    edge, are the pins; ``nets`` gives each pin's net in the flat netlist."""
+
+    name: str  # the instance path, e.g. "layer0/cell1": where it goes in the placement order
+    devices: tuple[Device, ...]
+    nets: dict[str, str] = field(hash=False)
+    component: object = field(hash=False, compare=False, repr=False)  # gf.Component
+
+    def key(self) -> tuple:
+        """Macros with equal keys draw the same cell (the component's name holds its parameters)."""
+        return ("macro", self.component.name)
+
+
+Placeable = Device | DeviceGroup | Macro  # all name their pins' nets in ``.nets``
 
 
 @dataclass(frozen=True)
@@ -80,7 +98,7 @@ def device_key(device: Device) -> tuple:
 
 
 def template_key(item: Placeable) -> tuple:
-    return item.key() if isinstance(item, DeviceGroup) else device_key(item)
+    return device_key(item) if isinstance(item, Device) else item.key()
 
 
 def placement_name(item: Placeable) -> str:
@@ -165,7 +183,7 @@ def floorplan(items: list[Placeable], templates: dict[tuple, CellTemplate], row_
             for pin, net in item.nets.items():
                 px, py = template.pins[pin]
                 pins.append(route.Pin(net, x + px, y + py, template.pin_layers[pin]))
-            members = tuple((d.name, d.multiplier) for d in item.devices) if isinstance(item, DeviceGroup) else ()
+            members = () if isinstance(item, Device) else tuple((d.name, d.multiplier) for d in item.devices)
             placed.append(PlacedDevice(item.name, x, y, template.width, template.height,
                                        {p: (x + px, y + py) for p, (px, py) in template.pins.items()}, members))
             x += template.width + CELL_GAP
@@ -203,24 +221,33 @@ def smallest_floorplan(items: list[Placeable], templates: dict[tuple, CellTempla
 def build(devices: list[Device], top_pins: tuple[str, ...], top_name: str, make_cell: CellFactory,
           row_width_um: float | None = None, net_order: route.NetOrder = route.by_name,
           groups: Sequence[DeviceGroup] = (), make_group_cell: GroupCellFactory | None = None,
-          ) -> tuple[kdb.Layout, LayoutResult]:
+          macros: Sequence[Macro] = ()) -> tuple[kdb.Layout, LayoutResult]:
     """Place and route ``devices`` into a new layout whose top cell is ``top_name``
     (``net_order``: which nets' tracks run side by side, see :func:`generators.route.route`).
-    Devices in ``groups`` are drawn together, one ``make_group_cell`` cell per group. Rows are
-    at most ``row_width_um`` wide; None: the width of least area (:func:`smallest_floorplan`)."""
+    Devices in ``groups`` are drawn together, one ``make_group_cell`` cell per group; devices
+    in ``macros`` by each macro's own cell (:func:`macro_cell`). Rows are at most
+    ``row_width_um`` wide; None: the width of least area (:func:`smallest_floorplan`)."""
     if not devices:
         raise ValueError("the netlist has no devices to lay out")
     if groups and make_group_cell is None:
         raise ValueError("groups given without a cell factory for them")
-    grouped = {d.name for group in groups for d in group.devices}
-    items = placement_order([d for d in devices if d.name not in grouped] + list(groups))
+    in_macros = {d.name for macro in macros for d in macro.devices}
+    if any(d.name in in_macros for group in groups for d in group.devices):
+        raise ValueError("a device is both in a matched group and in a macro")
+    grouped = in_macros | {d.name for group in groups for d in group.devices}
+    items = placement_order([d for d in devices if d.name not in grouped] + list(groups) + list(macros))
     layout = kdb.Layout()
     layout.dbu = 1.0 / route.NM
     templates: dict[tuple, CellTemplate] = {}
     for item in items:
         key = template_key(item)
         if key not in templates:
-            templates[key] = make_group_cell(layout, item) if isinstance(item, DeviceGroup) else make_cell(layout, item)
+            if isinstance(item, Macro):
+                templates[key] = macro_cell(layout, item)
+            elif isinstance(item, DeviceGroup):
+                templates[key] = make_group_cell(layout, item)
+            else:
+                templates[key] = make_cell(layout, item)
     if row_width_um is None:
         chosen = smallest_floorplan(items, templates, top_pins, net_order)
     else:
@@ -275,6 +302,26 @@ def group_cell(layout: kdb.Layout, group: DeviceGroup) -> CellTemplate:
     shape = hashlib.sha256(repr((group.fingers, group.diode)).encode()).hexdigest()[:10]
     name = f"{polarity}group_w{group.w_um:g}_l{group.l_um:g}_{shape}".replace(".", "p")
     return _wrap_with_pads(layout, component, {pin: pin for pin in group.nets}, name, group.name)
+
+
+def macro_cell(layout: kdb.Layout, macro: Macro) -> CellTemplate:
+    """A macro's component copied into ``layout`` and re-origined at (0, 0). Its ports are met2
+    pads on its top edge, one per pin at distinct x: the router's stub rises straight from
+    each, so no pad wrapper is needed (the macro keeps its met2 inside its bounding box)."""
+    component = macro.component
+    inner = layout.create_cell(component.name)
+    inner.copy_tree(component.kdb_cell)
+    box = inner.bbox()
+    cell = layout.create_cell(component.name + "_p")
+    cell.insert(kdb.CellInstArray(inner.cell_index(), kdb.Trans(-box.left, -box.bottom)))
+    pins: dict[str, tuple[int, int]] = {}
+    for pin in macro.nets:
+        port = component.ports[pin]
+        if port.orientation != 90 or (port.layer_info.layer, port.layer_info.datatype) != L.MET2.gds:
+            raise ValueError(f"{macro.name}: pin {pin} must be a met2 port facing north")
+        x, y = int(round(port.dcenter[0] * route.NM)), int(round(port.dcenter[1] * route.NM))
+        pins[pin] = (x - box.left, y - route.VIA1_PAD // 2 - box.bottom)  # the pad under the top edge
+    return CellTemplate(cell.cell_index(), box.width(), box.height(), pins, {pin: "met2" for pin in pins})
 
 
 def _wrap_with_pads(layout: kdb.Layout, component, port_of_pin: dict[str, str], name: str,

@@ -101,3 +101,47 @@ def test_reference_array_draws_mirrors_as_matched_groups_and_stays_clean(tmp_pat
     assert run_drc(outputs.layout).violations == 0
     lvs = run_lvs(outputs.layout, outputs.schematic)
     assert lvs.match and lvs.devices_layout == lvs.devices_schematic == len(devices)
+
+
+def test_reference_array_with_compact_cells_is_clean_deterministic_and_smaller(tmp_path):
+    """--compact-cells: each BMRU cell is one macro (its devices in no matched group, its
+    internal nets inside it); the array stays DRC- and LVS-clean, byte-deterministic, and
+    smaller than the default; the default is unchanged by the option's existence."""
+    from pathlib import Path
+
+    from extract.lvs import run_lvs
+
+    weights = Path(__file__).resolve().parents[1] / "examples" / "kws_yes_d4.npz"
+    compact = generate(weights, tmp_path / "compact", picture=False, compact_cells=True)
+    assert run_drc(compact.layout).violations == 0
+    lvs = run_lvs(compact.layout, compact.schematic)
+    assert lvs.match and lvs.devices_layout == lvs.devices_schematic
+    spec = json.loads(compact.spec.read_text())
+    assert spec["compact_cells"] is True
+    again = generate(weights, tmp_path / "again", picture=False, compact_cells=True)
+    assert again.layout.read_bytes() == compact.layout.read_bytes()
+    default = generate(weights, tmp_path / "default", picture=False)
+    assert "compact_cells" not in json.loads(default.spec.read_text())
+    assert compact.area["total"] < default.area["total"]
+    assert compact.area["cells"] < default.area["cells"]
+
+
+def test_bmru_macros_take_every_cell_device_with_the_pins_nets():
+    from pathlib import Path
+
+    from bmru.weights import load_weights
+    from generators.array import bmru_macros
+    from generators.mapping import TOP_NAME, map_network
+    from generators.netlist import flatten, parse_spice
+    from generators.schematic import schematic_text
+    from generators.spice_cells import CELL_PINS
+
+    spec = map_network(load_weights(Path(__file__).resolve().parents[1] / "examples" / "kws_yes_d4.npz"))
+    devices = flatten(parse_spice(schematic_text(spec)), TOP_NAME)
+    macros = bmru_macros(spec, devices)
+    assert [m.name for m in macros] == [f"layer{c.layer}/cell{c.index}" for c in spec.cells]
+    in_cells = {d.name for d in devices if d.blocks[-1].startswith("bmru_cell")}
+    assert {d.name for m in macros for d in m.devices} == in_cells
+    first = macros[0]
+    assert list(first.nets) == CELL_PINS
+    assert first.nets["st"] == "st0_0" and first.nets["rst"] == "rst" and first.nets["vdd"] == "vdd_cells"

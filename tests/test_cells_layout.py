@@ -175,3 +175,133 @@ def test_gds_is_byte_deterministic(tmp_path):
     subprocess.run([sys.executable, "-c", _GEN, str(tmp_path / "c.gds")], cwd=ROOT, check=True)
     digests = {hashlib.sha256(p.read_bytes()).hexdigest() for p in (a, b, tmp_path / "c.gds")}
     assert len(digests) == 1
+
+
+# --------------------------------------------------------------------------------------
+# the BMRU cell as one compact layout cell
+
+
+def _reference_cells():
+    from bmru.weights import load_weights
+    from generators.mapping import map_network
+
+    return map_network(load_weights(ROOT / "examples" / "kws_yes_d4.npz")).cells
+
+
+def _cell_extremes():
+    """Smallest and largest finger counts the mapping allows for beta1, delta and alpha."""
+    from generators.mapping import MappingConfig
+
+    grid = MappingConfig().cell
+    low, high = int(round(grid.low / grid.step)), grid.max_fingers
+    return [(low, low, low, 0), (high, high, high, 1), (low, high, low, 1), (high, low, high, 0)]
+
+
+def _check_bmru_cell(params, tmp_path, row_um=None):
+    from generators.cells.bmru_cell import BmruCellParams, bmru_cell, bmru_cell_spice
+
+    c = bmru_cell(*params, row_um=row_um)
+    _check(c, bmru_cell_spice(BmruCellParams(*params), c.name), tmp_path)
+    return c
+
+
+@pytest.mark.parametrize("cell", _reference_cells(), ids=lambda c: c.name)
+def test_bmru_cell_of_the_reference_is_clean(cell, tmp_path):
+    from generators.cells.bmru_cell import bmru_cell_for, params_of
+
+    c = _check_bmru_cell(tuple(vars(params_of(cell)).values()), tmp_path)
+    assert c is bmru_cell_for(cell)
+
+
+@pytest.mark.parametrize("params", _cell_extremes(), ids=lambda p: "b{}_d{}_a{}_s{}".format(*p))
+def test_bmru_cell_extremes_are_clean(params, tmp_path):
+    _check_bmru_cell(params, tmp_path)
+
+
+@pytest.mark.parametrize("row_um", [24.0, 64.0])
+def test_bmru_cell_with_a_given_row_length_is_clean(row_um, tmp_path):
+    c = _check_bmru_cell((13, 47, 18, 0), tmp_path, row_um)
+    assert c.info["width_um"] < row_um + 12  # rows plus the spine columns
+
+
+def test_bmru_cell_ports_are_the_subcircuit_pins_on_met2_at_the_top_edge():
+    from generators.cells.bmru_cell import bmru_cell
+    from generators.spice_cells import CELL_PINS
+
+    c = bmru_cell(13, 47, 18, 0)
+    assert [p.name for p in c.ports] == CELL_PINS
+    top = c.dbbox().top
+    for port in c.ports:
+        assert (port.layer_info.layer, port.layer_info.datatype) == (69, 20)
+        assert port.orientation == 90 and abs(port.dcenter[1] - top) < 1e-6
+
+
+def test_bmru_cell_keeps_met3_free():
+    from generators.cells import to_layout
+    from generators.cells.bmru_cell import bmru_cell
+    from pdk_sky130_180 import layers as L
+
+    layout = to_layout(bmru_cell(60, 60, 60, 1))
+    for layer in (L.VIA2, L.MET3):
+        index = layout.find_layer(*layer.gds)
+        assert index is None or layout.top_cell().bbox_per_layer(index).empty()
+
+
+def test_bmru_cell_matched_sources_share_rows_when_widths_allow():
+    from generators.cells.bmru_cell import BmruCellParams, cell_plan
+    from generators.spice_cells import UNIT_PFET, threshold_finger_width
+
+    def blocks(beta2_fingers):
+        params = BmruCellParams(beta2_fingers - 10, 10, 5, 0)
+        return {item.padded.block.name.rsplit("_", 1)[0] for item in cell_plan(params).placed}
+
+    widest_unit = max(f for f in range(2, 121) if threshold_finger_width(f) == UNIT_PFET.w_um)
+    assert "pc_sources" in blocks(widest_unit)  # beta2, hold and alpha in one matched group
+    assert {"beta2", "hold_alpha"} <= blocks(widest_unit + 1)  # widened threshold fingers: apart
+
+
+@pytest.mark.parametrize("bad", [dict(beta1_fingers=0), dict(delta_fingers=1.5), dict(s0=2), dict(row_um=-1.0)])
+def test_bmru_cell_rejects_bad_params(bad):
+    from generators.cells.bmru_cell import bmru_cell
+
+    with pytest.raises(ValueError):
+        bmru_cell(**(dict(beta1_fingers=1, delta_fingers=1, alpha_fingers=1, s0=0) | bad))
+
+
+_GEN_BMRU = """
+import sys
+from generators.cells import write_gds
+from generators.cells.bmru_cell import bmru_cell
+write_gds(bmru_cell(13, 47, 18, 0), sys.argv[1])
+"""
+
+
+def test_bmru_cell_gds_is_byte_deterministic(tmp_path):
+    for name in ("a.gds", "b.gds"):
+        subprocess.run([sys.executable, "-c", _GEN_BMRU, str(tmp_path / name)], cwd=ROOT, check=True)
+    assert (tmp_path / "a.gds").read_bytes() == (tmp_path / "b.gds").read_bytes()
+
+
+def test_macro_track_order_puts_a_rising_stub_below_a_falling_one_and_refuses_cycles():
+    from generators.cells.macro import COLUMN_PITCH, _track_order
+
+    assert _track_order([("z", 0)], [("a", COLUMN_PITCH - 5)]) == ["z", "a"]
+    assert _track_order([("z", 0)], [("a", COLUMN_PITCH)]) == ["a", "z"]  # far enough apart: by name
+    assert _track_order([("a", 0), ("b", 5000)], [("b", 0), ("a", 5000)]) is None
+
+
+def _plan_of(component):
+    """The plan a bmru_cell component was drawn from (its settings are its parameters)."""
+    from generators.cells.bmru_cell import BmruCellParams, cell_plan
+
+    keys = ("beta1_fingers", "delta_fingers", "alpha_fingers", "s0")
+    return cell_plan(BmruCellParams(*(component.settings[k] for k in keys)), component.settings["row_um"])
+
+
+def test_bmru_cell_with_unpaired_rows_is_clean(tmp_path, monkeypatch):
+    """Rows that cannot share a channel get one each: that layout is clean too."""
+    from generators.cells import macro
+
+    monkeypatch.setattr(macro, "_track_order", lambda lower, upper: None)
+    c = _check_bmru_cell((13, 47, 18, 1), tmp_path, row_um=41.0)  # a size no other test caches
+    assert not any(item.flipped for item in _plan_of(c).placed)

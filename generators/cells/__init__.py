@@ -7,6 +7,8 @@
 - :func:`group.matched_row`: devices sharing gate, source and body with any finger counts
   (odd ones at diffusion breaks), interdigitated in one row; what the array draws for each
   matched group (:mod:`generators.groups`).
+- :func:`bmru_cell.bmru_cell`: a whole BMRU cell, placed and routed on met1/met2 inside one
+  cell (:mod:`.macro` places sub-cells in rows and routes them).
 
 Each cell module also has a ``*_spice`` function returning the reference subcircuit the
 layout must match in LVS. ``write_gds`` (from :mod:`._draw`) writes byte-deterministic GDS.
