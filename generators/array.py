@@ -101,11 +101,12 @@ def bmru_macros(spec: HardwareSpec, devices: list[Device]) -> list[array_layout.
 
 
 def generate(weights_path: str | Path, out: str | Path, config: MappingConfig = MappingConfig(),
-             picture: bool = True, matched: bool = True, compact_cells: bool = False) -> ArrayOutputs:
+             picture: bool = True, matched: bool = True, compact_cells: bool = True) -> ArrayOutputs:
     """The whole generator. Raises WeightsError / MappingError before writing anything.
     ``matched``: draw matched groups (:mod:`generators.groups`) as interdigitated rows; False
     draws every device as its own cell. ``compact_cells``: draw each BMRU cell as one compact
-    placed-and-routed cell (its devices then join no matched group)."""
+    placed-and-routed cell (its devices then join no matched group); False spreads a cell's
+    devices over the array's rows like any others."""
     out = Path(out)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
@@ -135,8 +136,7 @@ def generate(weights_path: str | Path, out: str | Path, config: MappingConfig = 
                          seconds)
     data = spec_to_dict(spec)
     data["area_um2"] = area
-    if compact_cells:  # only then: the default flow's files stay as they were, byte for byte
-        data["compact_cells"] = True
+    data["compact_cells"] = compact_cells
     write_json(paths.spec, data)
     atomic_write(paths.schematic, lambda tmp: Path(tmp).write_text(text))
     array_layout.write_gds(layout, paths.layout)
@@ -160,9 +160,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-matched-groups", action="store_true",
                         help="draw every MOSFET as its own cell instead of grouping mirror outputs "
                              "with their reference in interdigitated rows")
-    parser.add_argument("--compact-cells", action="store_true",
+    parser.add_argument("--compact-cells", action=argparse.BooleanOptionalAction, default=True,
                         help="draw each BMRU cell as one compact placed-and-routed cell (its internal "
-                             "nodes stay inside it) instead of spreading its devices over the array's rows")
+                             "nodes stay inside it); --no-compact-cells spreads its devices over the "
+                             "array's rows")
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else Path("build") / Path(args.weights).stem
     try:

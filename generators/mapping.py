@@ -165,7 +165,13 @@ class HardwareSpec:
     @property
     def top_pins(self) -> tuple[str, ...]:
         return (tuple(f"in{j}" for j in range(self.n_in)) + tuple(f"out{k}" for k in range(self.classes))
-                + self.state_pins + ("rst", "iref", "vdd_ff", "vdd_cells", "vdd_bias", "vss"))
+                + self.state_pins + ("rst",) + self.enable_pins + ("iref", "vdd_ff", "vdd_cells", "vdd_bias", "vss"))
+
+    @property
+    def enable_pins(self) -> tuple[str, ...]:
+        """A state-update enable and its complement per layer (frame-synchronous cells, see
+        spice_cells.cell_block)."""
+        return tuple(f"{name}{layer}" for layer in range(self.layers) for name in ("en", "enb"))
 
 
 TOP_NAME = "bmru_top"

@@ -8,6 +8,8 @@ one ``bmru_layer<l>`` per BMRU layer, and the top ``bmru_top`` with pins (in thi
                       held near 0.5 V, e.g. a voltage source measuring the current)
     st<l>_<n>         state of cell n of layer l (voltage: high = 1), for observation
     rst               preset: high at power-up puts every cell in its s0 state
+    en<l>, enb<l>     state-update enable of layer l and its complement: cells hold their state
+                      while en<l> is low
     iref              reference current pin (one unit current, into the pin)
     vdd_ff            supply of the feedforward mirrors (projections, receivers, residuals)
     vdd_cells         supply of the BMRU cells (thresholds, hysteresis, outputs)
@@ -39,6 +41,7 @@ BIAS_NETS = ("iref", "nb", "pb", "nc")
 CELL_BIAS_NETS = ("pc", "kpc")  # a cell's own threshold line
 CELL_SWITCHING_NETS = ("ha",)  # a cell's output source drain, steered between h and the dump
 STATE_PIN = re.compile(r"st\d+_\d+")
+ENABLE_PIN = re.compile(r"enb?\d+")
 
 
 def net_role(net: str) -> int:
@@ -49,7 +52,7 @@ def net_role(net: str) -> int:
         return 1
     if net == "vss":
         return 3
-    if net == "rst" or STATE_PIN.fullmatch(net) or ("/cell" in net and leaf in CELL_SWITCHING_NETS):
+    if net == "rst" or STATE_PIN.fullmatch(net) or ENABLE_PIN.fullmatch(net) or ("/cell" in net and leaf in CELL_SWITCHING_NETS):
         return 4
     return 2
 
@@ -98,7 +101,7 @@ def layer_pins(spec: HardwareSpec) -> list[str]:
     d, n = spec.width, spec.cells_per_layer
     return ([f"ut{i}" for i in range(d)] + [f"ua{i}" for i in range(d)] + [f"up{i}" for i in range(d)]
             + [f"t{i}" for i in range(d)] + [f"st{k}" for k in range(n)]
-            + ["rst", "iref", "nb", "pb", "nc", "vdd_ff", "vdd_cells", "vss"])
+            + ["rst", "en", "enb", "iref", "nb", "pb", "nc", "vdd_ff", "vdd_cells", "vss"])
 
 
 def _h_converters(spec: HardwareSpec, layer: int) -> tuple[bool, ...]:
@@ -110,7 +113,7 @@ def layer_block(spec: HardwareSpec, layer: int) -> str:
     body = [_projection_instance(spec, f"c{layer}", "u", "c", "vdd_ff")]
     for cell in spec.layer_cells(layer):
         mapping = {"c": f"c{cell.index}", "h": f"ht{cell.index}", "st": f"st{cell.index}", "rst": "rst",
-                   "nb": "nb", "ncas": "iref", "nc": "nc", "vdd": "vdd_cells", "vss": "vss"}
+                   "en": "en", "enb": "enb", "nb": "nb", "ncas": "iref", "nc": "nc", "vdd": "vdd_cells", "vss": "vss"}
         body.append(_connect(f"cell{cell.index}", sc.CELL_PINS, mapping, sc.cell_name(cell)))
     body.append(_receiver_instance(f"h{layer}", _h_converters(spec, layer), "h", "vdd_ff"))
     body.append(_projection_instance(spec, f"o{layer}", "h", "yt", "vdd_ff"))
@@ -141,8 +144,8 @@ def top_block(spec: HardwareSpec) -> str:
         body.append(_receiver_instance(f"u{layer}", _u_converters(spec, layer), f"u{layer}", "vdd_ff"))
         if layer == spec.layers:
             break
-        mapping = {"rst": "rst", "iref": "iref", "nb": "nb", "pb": "pb", "nc": "nc", "vdd_ff": "vdd_ff",
-                   "vdd_cells": "vdd_cells", "vss": "vss"}
+        mapping = {"rst": "rst", "en": f"en{layer}", "enb": f"enb{layer}", "iref": "iref", "nb": "nb", "pb": "pb", "nc": "nc",
+                   "vdd_ff": "vdd_ff", "vdd_cells": "vdd_cells", "vss": "vss"}
         for i in range(d):
             mapping.update({f"ut{i}": f"u{layer}t{i}", f"ua{i}": f"u{layer}a{i}", f"up{i}": f"u{layer}p{i}",
                             f"t{i}": f"u{layer + 1}t{i}"})

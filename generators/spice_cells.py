@@ -224,7 +224,7 @@ def projection_block(projection: Projection) -> str:
 # the BMRU cell
 
 
-CELL_PINS = ["c", "h", "st", "rst", "nb", "ncas", "nc", "vdd", "vss"]
+CELL_PINS = ["c", "h", "st", "rst", "en", "enb", "nb", "ncas", "nc", "vdd", "vss"]
 
 
 def cell_name(cell: CellSpec) -> str:
@@ -232,7 +232,7 @@ def cell_name(cell: CellSpec) -> str:
 
 
 def cell_block(cell: CellSpec) -> str:
-    """Current-mode Schmitt trigger with its own threshold bias line, 18 transistors.
+    """Current-mode Schmitt trigger with its own threshold bias line, 20 transistors.
 
     ``c``: candidate summing node, into the ReLU diode stack ``T1``/``M1``; ``M2`` (cascoded by
     ``M2c``) copies it into the
@@ -246,6 +246,17 @@ def cell_block(cell: CellSpec) -> str:
     to ground) to ``h``, so ``Xalpha``'s drain hardly moves. ``Xreset`` (gate ``rst``) presets
     the state to ``s0``: it pulls ``x`` low (state 1) or ``st`` low (state 0). ``Xtie`` sinks about a
     tenth of a step from ``x`` so that exact ties go the software's way (see ``TIE_DEVICE``).
+
+    Frame-synchronous state: the inverter reaches ``st`` only through two switches, ``Xsample_n``
+    (under ``Xinv``, gate ``en``) and ``Xsample_p`` (under ``Xhold``, gate ``enb``, the layer's
+    inverted enable; an inverter in each cell would draw its crossing current on every slow
+    enable edge, ~10 nW per cell). While the layer's enable ``en`` is low, at the start of each
+    frame, ``st`` holds its charge whatever ``x`` does: the candidate
+    overshoots while the inputs step (the chip's signal paths settle at different speeds), and
+    without the switches an overshoot past beta2 would set a cell for good (it then holds the
+    error as long as its candidate stays above beta1). Layers are enabled one after the other
+    (``sim.stimulus.enable_points``), so a layer decides after the one below has settled, as in
+    the model.
 
     ``XKpc``/``XCpc``/``XPpc`` make the cell's own PMOS bias line ``pc`` (0.05 sigma per finger) from
     the global ``nb`` line: a switching cell kicks its bias line through the drain-gate
@@ -266,8 +277,10 @@ def cell_block(cell: CellSpec) -> str:
         ps.line("clamp", "vss", "vss", "x", "vdd", 1),
         n.line("delta", "xd", "nc", "vss", "vss", cell.delta_fingers),
         ns.line("dsw", "x", "st", "xd", "vss", 1),
-        ns.line("inv", "st", "x", "vss", "vss", 1),
-        p.line("hold", "st", "pc", "vdd", "vdd", HOLD_FINGERS),
+        ns.line("inv", "st", "x", "sn", "vss", 1),
+        ns.line("sample_n", "sn", "en", "vss", "vss", 1),
+        p.line("hold", "sp", "pc", "vdd", "vdd", HOLD_FINGERS),
+        ps.line("sample_p", "st", "enb", "sp", "vdd", 1),
         p.line("alpha", "ha", "pc", "vdd", "vdd", cell.alpha_fingers),
         ns.line("asw", "ha", "st", "h", "vss", 1),
         ns.line("dump", "ha", "x", "vss", "vss", 1),

@@ -95,8 +95,12 @@ def weight_linearity(sigma: float, fingers=(1, 2, 4, 8, 12), input_A: float = 1e
 # the cell
 
 
-def _cell_body(sigma: float, cell: CellSpec, h_volts: float = 0.5) -> list[str]:
-    return _bias(sigma) + [sc.cell_block(cell), f"Xc c h st rst nb iref nc vdd vss {sc.cell_name(cell)}",
+def _cell_body(sigma: float, cell: CellSpec, h_volts: float = 0.5, enable: str = "vdd") -> list[str]:
+    """Bias, one cell and its input source (last line); the cell is always enabled unless
+    ``enable`` names another node (its complement is then that name + "b")."""
+    complement = "vss" if enable == "vdd" else f"{enable}b"
+    return _bias(sigma) + [sc.cell_block(cell),
+                           f"Xc c h st rst {enable} {complement} nb iref nc vdd vss {sc.cell_name(cell)}",
                            "Vrst rst 0 0", f"Vh h 0 {h_volts}", "Iin 0 c 0"]
 
 

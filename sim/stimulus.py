@@ -7,6 +7,7 @@ couples through the layout's wiring capacitance into the bias lines (tens of fF 
 reference array) and kicks cells whose candidate lies inside the hysteresis band into the wrong
 state, which they then hold. Repeating frame 0 changes nothing in the model: a BMRU update with
 a fixed candidate is idempotent (set, reset and hold all give the same state when applied twice).
+Each layer's state-update enable (``en<l>``) is low for the first part of every frame.
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ SETTLE_FRAMES = 1  # frame periods of reset and settling before frame 0
 RESET_HIGH_FRACTION = 0.4  # rst is high for this fraction of a frame at the start of the settling period
 RESET_FALL_FRACTION = 0.1  # then falls linearly over this fraction of a frame (1 ms at 10 ms frames)
 SAMPLE_FRACTION = 0.97  # frames are sampled at 97 % of their period
+# State-update enables (one per layer, see generators.spice_cells.cell_block): every enable
+# falls just before the inputs step and rises again later in the frame, layer after layer, so
+# a layer's cells decide only once the transients of the input step and of the layer below
+# have passed. With L layers, layer l's enable rises at ENABLE_FIRST + ENABLE_SPAN * l / L of
+# the frame (0.2 and 0.5 for two layers), leaving the last layer at least 0.17 of a frame.
+ENABLE_FIRST = 0.2
+ENABLE_SPAN = 0.6
+ENABLE_FALL = 0.98  # the enables fall from here to the end of the frame (after the sample)
+ENABLE_RAMP = 0.002  # fraction of a frame an enable takes to rise (20 µs at 10 ms frames)
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,22 @@ def pwl_points(values: np.ndarray, timing: Timing) -> list[tuple[float, float]]:
 
 def pwl_text(points: list[tuple[float, float]]) -> str:
     return "PWL(" + " ".join(f"{t:.9g} {v:.6g}" for t, v in points) + ")"
+
+
+def enable_points(timing: Timing, layer: int, layers: int, high_V: float) -> list[tuple[float, float]]:
+    """Layer ``layer``'s enable: high through the reset and settling period (the preset of an
+    s0 = 1 cell needs it), then low from the end of each frame to its rise in the next one."""
+    if not 0 <= layer < layers:
+        raise ValueError(f"layer {layer} out of range for {layers} layers")
+    period = timing.frame_period_s
+    rise = (ENABLE_FIRST + ENABLE_SPAN * layer / layers) * period
+    points = [(0.0, high_V)]
+    for frame in range(timing.frames):
+        start = timing.frame_start_s(frame)
+        points += [(start - (1.0 - ENABLE_FALL) * period, high_V), (start, 0.0), (start + rise, 0.0),
+                   (start + rise + ENABLE_RAMP * period, high_V)]
+    points.append((timing.stop_s, high_V))
+    return points
 
 
 def reset_points(timing: Timing, high_V: float) -> list[tuple[float, float]]:

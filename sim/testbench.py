@@ -18,7 +18,7 @@ import numpy as np
 from pdk_sky130_180.devices import SUPPLY_V
 from pdk_sky130_180.models import include_line
 from sim.ngspice import control_block, options_line
-from sim.stimulus import Timing, input_currents, pwl_points, pwl_text, reset_points
+from sim.stimulus import Timing, enable_points, input_currents, pwl_points, pwl_text, reset_points
 
 OUT_HOLD_V = 0.5  # class outputs are held near the voltage of a summing node (a diode stack)
 SUPPLY_PIN = re.compile(r"^vdd(_\w+)?$")
@@ -45,6 +45,14 @@ class TopCircuit:
     def states(self) -> list[str]:
         found = [p for p in self.pins if re.fullmatch(r"st\d+_\d+", p)]
         return sorted(found, key=lambda p: tuple(int(v) for v in p[2:].split("_")))
+
+    @property
+    def enables(self) -> list[str]:
+        return sorted((p for p in self.pins if re.fullmatch(r"en\d+", p)), key=lambda p: int(p[2:]))
+
+    @property
+    def enable_complements(self) -> list[str]:
+        return sorted((p for p in self.pins if re.fullmatch(r"enb\d+", p)), key=lambda p: int(p[3:]))
 
     @property
     def supplies(self) -> list[str]:
@@ -87,7 +95,8 @@ def deck_text(netlist_path: str | Path, top: TopCircuit, x: np.ndarray, unit_cur
     currents = input_currents(x, unit_current_A)
     lines = [f"* bench for {top.name}", include_line(corner), f'.include "{Path(netlist_path).resolve()}"',
              options_line(), f".temp {temperature_C:g}"]
-    known = set(top.inputs) | set(top.outputs) | set(top.states) | set(top.supplies) | {"rst", "iref", "vss"}
+    known = (set(top.inputs) | set(top.outputs) | set(top.states) | set(top.supplies) | set(top.enables)
+             | set(top.enable_complements) | {"rst", "iref", "vss"})
     unknown = [p for p in top.pins if p not in known]
     if unknown:
         raise BenchError(f"netlist: top circuit {top.name} has pins the bench does not know: {unknown}")
@@ -103,6 +112,11 @@ def deck_text(netlist_path: str | Path, top: TopCircuit, x: np.ndarray, unit_cur
         lines.append(f"Iref {source} iref {unit_current_A:g}")
     if "rst" in top.pins:
         lines.append(f"Vrst rst 0 {pwl_text(reset_points(timing, SUPPLY_V))}")
+    for layer, pin in enumerate(top.enables):
+        points = enable_points(timing, layer, len(top.enables), SUPPLY_V)
+        lines.append(f"V{pin} {pin} 0 {pwl_text(points)}")
+        if f"enb{layer}" in top.pins:
+            lines.append(f"Venb{layer} enb{layer} 0 {pwl_text([(t, SUPPLY_V - v) for t, v in points])}")
     for j, pin in enumerate(top.inputs):
         lines.append(f"I{pin} 0 {pin} {pwl_text(pwl_points(currents[:, j], timing))}")
     for pin in top.outputs:

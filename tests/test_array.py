@@ -104,26 +104,26 @@ def test_reference_array_draws_mirrors_as_matched_groups_and_stays_clean(tmp_pat
 
 
 def test_reference_array_with_compact_cells_is_clean_deterministic_and_smaller(tmp_path):
-    """--compact-cells: each BMRU cell is one macro (its devices in no matched group, its
-    internal nets inside it); the array stays DRC- and LVS-clean, byte-deterministic, and
-    smaller than the default; the default is unchanged by the option's existence."""
+    """Compact cells (the default): each BMRU cell is one macro (its devices in no matched group,
+    its internal nets inside it); the array stays DRC- and LVS-clean, byte-deterministic, and
+    smaller than with the cells' devices spread over the rows (--no-compact-cells)."""
     from pathlib import Path
 
     from extract.lvs import run_lvs
 
     weights = Path(__file__).resolve().parents[1] / "examples" / "kws_yes_d4.npz"
-    compact = generate(weights, tmp_path / "compact", picture=False, compact_cells=True)
+    compact = generate(weights, tmp_path / "compact", picture=False)  # the default
     assert run_drc(compact.layout).violations == 0
     lvs = run_lvs(compact.layout, compact.schematic)
     assert lvs.match and lvs.devices_layout == lvs.devices_schematic
     spec = json.loads(compact.spec.read_text())
     assert spec["compact_cells"] is True
-    again = generate(weights, tmp_path / "again", picture=False, compact_cells=True)
+    again = generate(weights, tmp_path / "again", picture=False)
     assert again.layout.read_bytes() == compact.layout.read_bytes()
-    default = generate(weights, tmp_path / "default", picture=False)
-    assert "compact_cells" not in json.loads(default.spec.read_text())
-    assert compact.area["total"] < default.area["total"]
-    assert compact.area["cells"] < default.area["cells"]
+    spread = generate(weights, tmp_path / "spread", picture=False, compact_cells=False)
+    assert json.loads(spread.spec.read_text())["compact_cells"] is False
+    assert compact.area["total"] < spread.area["total"]
+    assert compact.area["cells"] < spread.area["cells"]
 
 
 def test_bmru_macros_take_every_cell_device_with_the_pins_nets():

@@ -32,6 +32,7 @@ def test_top_pins(spec):
     assert top.inputs == ["in0", "in1", "in2"] and top.outputs == ["out0", "out1"]
     assert top.states == ["st0_0", "st0_1", "st1_0", "st1_1"]
     assert {"rst", "iref", "vdd_ff", "vdd_cells", "vdd_bias", "vss"} <= set(top.pins)
+    assert top.enables == ["en0", "en1"] and top.enable_complements == ["enb0", "enb1"]  # one pair per layer
 
 
 def test_every_weight_is_one_named_element(spec):
@@ -68,6 +69,7 @@ def test_netlist_parses_and_solves(spec, tmp_path):
     top = find_top(text)
     bench = [f"Xdut {' '.join(top.pins)} {top.name}", "Vvdd_ff vdd_ff 0 1.8", "Vvdd_cells vdd_cells 0 1.8",
              "Vvdd_bias vdd_bias 0 1.8", "Vvss vss 0 0", "Iref vdd_bias iref 1n", "Vrst rst 0 0",
+             "Ven0 en0 0 1.8", "Ven1 en1 0 1.8", "Venb0 enb0 0 0", "Venb1 enb1 0 0",
              "Iin0 0 in0 1n", "Iin1 0 in1 0.5n", "Iin2 0 in2 0", "Vout0 out0 0 0.5", "Vout1 out1 0 0.5"]
     deck = "\n".join(["* parse", include_line("tt"), f'.include "{path}"', options_line(), *bench,
                       control_block("op", ["i(vvdd_ff)", "i(vout0)"]), ".end", ""])

@@ -45,6 +45,31 @@ def test_cell_switches_within_a_frame():
     assert ch.cell_switch_time(SIGMA, 6, 10, 20, 0.5, setting=False) < 5.0
 
 
+def test_cell_holds_its_state_while_disabled():
+    """With the layer's enable low the state ignores the candidate (set and reset alike), and
+    follows it within a few ms of the enable rising."""
+    cell = sc.CellSpec(0, 0, 6, 10, 20, 0)
+    step_A = 0.05 * SIGMA * 1e-9
+    high, low = 24 * step_A, 2 * step_A  # above beta2 = 16 steps, below beta1 = 6 steps
+    body = ch._cell_body(SIGMA, cell, enable="en")
+    body[-1] = (f"Iin 0 c PWL(0 {low:.6g} 0.01 {low:.6g} 0.01001 {high:.6g} 0.03 {high:.6g} "
+                f"0.03001 {low:.6g} 0.05 {low:.6g})")
+    enable = [(0, 1.8), (0.005, 1.8), (0.0051, 0), (0.02, 0), (0.0201, 1.8), (0.025, 1.8), (0.0251, 0), (0.04, 0),
+              (0.0401, 1.8)]
+    body.append("Ven en 0 PWL(" + " ".join(f"{t:g} {v:g}" for t, v in enable) + ")")
+    body.append("Venb enb 0 PWL(" + " ".join(f"{t:g} {1.8 - v:g}" for t, v in enable) + ")")
+    result = ch.run_deck(ch._deck(body, "tran 1e-5 0.05 0 5e-5", ["v(st)"]))
+    t, st = result["scale"], result["v(st)"]
+
+    def state_at(ms):
+        return st[np.argmin(abs(t - ms * 1e-3))] > 0.9
+
+    assert not state_at(9) and not state_at(19)  # input above beta2 from 10 ms, but disabled
+    assert state_at(24)  # enabled at 20 ms: set
+    assert state_at(39)  # input below beta1 from 30 ms, disabled since 25 ms: still set
+    assert not state_at(48)  # enabled at 40 ms: reset
+
+
 def test_cell_has_one_device_per_parameter():
     cell = sc.CellSpec(0, 3, 7, 5, 11, 1)
     text = sc.cell_block(cell)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.stimulus import Timing, pwl_points, reset_points
+from sim.stimulus import Timing, enable_points, pwl_points, reset_points
 
 
 def test_reset_ends_and_settles_before_frame_zero():
@@ -35,3 +35,26 @@ def test_inputs_hold_frame_zero_through_the_settling_period():
     at = lambda t: np.interp(t, times, values)  # noqa: E731
     assert at(0.0) == 2.0 and at(timing.start_s + 0.015) == 2.0
     assert at(timing.frame_start_s(2) + 0.005) == 5.0
+
+
+def test_enables_are_low_at_each_frame_start_and_rise_layer_after_layer():
+    timing = Timing(0.01, 4)
+    rises = []
+    for layer in range(2):
+        points = enable_points(timing, layer, 2, 1.8)
+        times, volts = np.array(points).T
+
+        def level(t):
+            return float(np.interp(t, times, volts))
+
+        assert level(0.5 * timing.start_s) == 1.8  # high through reset and settling
+        for frame in range(timing.frames):
+            start = timing.frame_start_s(frame)
+            assert level(start + 1e-6) == 0.0  # disabled while the inputs step
+            sample = start + 0.97 * timing.frame_period_s
+            assert level(sample) == 1.8  # enabled when the frame is sampled
+        first = timing.frame_start_s(1)
+        rises.append(min(t for t, v in points if t > first and v == 1.8) - first)
+    assert rises[0] < rises[1] < 0.9 * timing.frame_period_s  # layer 1 decides after layer 0
+    with pytest.raises(ValueError, match="layer"):
+        enable_points(timing, 2, 2, 1.8)

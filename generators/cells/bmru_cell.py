@@ -1,4 +1,4 @@
-"""The BMRU cell (current-mode Schmitt trigger, 18 MOSFETs) as one compact layout cell.
+"""The BMRU cell (current-mode Schmitt trigger, 20 MOSFETs) as one compact layout cell.
 
 The devices come from the cell's own subcircuit (:func:`generators.spice_cells.cell_block`,
 parsed back), so the layout cannot drift from the schematic: W, L, finger counts and nets are
@@ -7,12 +7,12 @@ the netlist's. What this module decides is where the devices go, in this order:
 - NMOS rows: the input stack ``T1`` over the matched mirror ``M1``/``M2`` (one interdigitated
   row, ``M1`` its diode) and the cascode ``M2c``; the bias line's ``Kpc``/``Cpc``; the
   comparator node's ``Xtie``, ``Xdsw`` and the width sink ``Xdelta``; the state inverter
-  ``Xinv`` with ``Xdump`` (one row: both have gate ``x`` and source vss), ``Xasw``, ``Xreset``;
+  ``Xinv`` and its enable switch ``Xsample_n``, ``Xdump``, ``Xasw``, ``Xreset``;
 - PMOS rows (one shared n-well): ``Xclamp``, the line's diode ``XPpc`` (0.955 µm fingers, so
   apart), then the sources on gate ``pc``: ``Xbeta2``, ``Xhold`` and ``Xalpha`` in one
   matched row when their finger widths are equal, else ``Xbeta2`` in rows of its own
   (widened fingers, :func:`generators.spice_cells.threshold_finger_width`) and
-  ``Xhold``/``Xalpha`` together.
+  ``Xhold``/``Xalpha`` together; then ``Xsample_p``.
 
 A device or group with more fingers than fit in a row is folded into several rows, each
 carrying an even share of every device of the group (so a folded matched group stays
@@ -20,7 +20,7 @@ interleaved); LVS folds the parallel fingers back into one device. Blocks fill r
 in that order (small switches fill what folded rows leave), rows pair up around shared
 channels, and everything is routed inside the cell on met1/met2 (:mod:`generators.cells.macro`):
 the internal nodes (``x``, ``xd``, ``xm``, ``a``, ``pc``, ``ha``, ``kpc``) never leave it,
-and the nine pins end as met2 ports on the top edge, named as the subcircuit's pins. The row
+and the eleven pins end as met2 ports on the top edge, named as the subcircuit's pins. The row
 length is the one of least cell area unless given.
 """
 
@@ -142,7 +142,9 @@ def cell_blocks(devices: dict[str, Device], row_nm: int) -> tuple[list[Block], l
         _single("tie", dev["tie"]),
         _single("dsw", dev["dsw"]),
         *_folded_group("delta", (dev["delta"],), row_nm),
-        _group("inv_dump", (dev["inv"], dev["dump"]), dummies=False),  # two switches: no dummies
+        _single("inv", dev["inv"]),
+        _single("sample_n", dev["sample_n"]),
+        _single("dump", dev["dump"]),
         _single("asw", dev["asw"]),
         _single("reset", dev["reset"]),
     ]
@@ -151,7 +153,8 @@ def cell_blocks(devices: dict[str, Device], row_nm: int) -> tuple[list[Block], l
         sources = _folded_group("pc_sources", (beta2, hold, alpha), row_nm)
     else:  # the threshold fingers are widened (spice_cells.threshold_finger_width)
         sources = _folded_group("beta2", (beta2,), row_nm) + _folded_group("hold_alpha", (hold, alpha), row_nm)
-    pmos = [_single("clamp", dev["clamp"]), _single("ppc", dev["ppc"]), *sources]
+    pmos = [_single("clamp", dev["clamp"]), _single("ppc", dev["ppc"]), *sources,
+            _single("sample_p", dev["sample_p"])]
     return nmos, pmos
 
 
@@ -213,7 +216,7 @@ def _check(params: BmruCellParams, row_um: float | None) -> None:
 @gf.cell
 def bmru_cell(beta1_fingers: int = 1, delta_fingers: int = 1, alpha_fingers: int = 1, s0: int = 0,
               row_um: float | None = None) -> gf.Component:
-    """One BMRU cell, placed and routed; ports (met2, north, with pin labels) ``c h st rst nb
+    """One BMRU cell, placed and routed; ports (met2, north, with pin labels) ``c h st rst en enb nb
     ncas nc vdd vss`` on the top edge. ``row_um``: longest row (µm); None: least area."""
     params = BmruCellParams(beta1_fingers, delta_fingers, alpha_fingers, s0)
     _check(params, row_um)
