@@ -168,7 +168,6 @@ class Forward:
     states: list  # per layer (B, T, N)
     candidates: list  # per layer (B, T, N)
     thresholds: list  # per layer (beta1, beta1 + delta), each (N,)
-    swings: list | None = None  # per layer (lowest, highest) candidate while the inputs step, (B, T, N)
 
 
 # initial values: gains of the normal weight initialisations, constant biases, uniform ranges
@@ -251,16 +250,13 @@ class BMRUNet(nn.Module):
         }
 
     def forward(self, x: torch.Tensor, eps: float = 0.0, quantised: bool = False, surrogate_width: float = 1.0,
-                leak: str = "paper", temperature: float = 0.0, readout_st: bool = False,
-                swings: bool = False) -> Forward:
+                leak: str = "paper", temperature: float = 0.0, readout_st: bool = False) -> Forward:
         p = self.effective(quantised)
         relu = torch.relu
         u = relu(relu(x) @ p["W_in"].T + p["b_in"])
-        states, candidates, thresholds, swing_list = [], [], [], []
+        states, candidates, thresholds = [], [], []
         for index in range(self.n_layers):
             c = relu(u @ p["W_c"][index].T + p["b_c"][index])
-            if swings:
-                swing_list.append(candidate_swing(u, p["W_c"][index], p["b_c"][index]))
             beta1, delta = p["beta1"][index], p["delta"][index]
             beta2 = beta1 + delta
             if temperature > 0.0:  # soft warm-up: logistic gates instead of steps (training only)
@@ -284,34 +280,23 @@ class BMRUNet(nn.Module):
             thresholds.append((beta1, beta2))
         pre = u @ p["W_out"].T + p["b_out"]
         z = _ste(pre, relu(pre)) if readout_st else relu(pre)  # same forward; optional identity backward
-        return Forward(z, states, candidates, thresholds, swing_list if swings else None)
+        return Forward(z, states, candidates, thresholds)
 
     def margin_penalty(self, out: Forward, margin: float) -> torch.Tensor:
-        """Mean over cells and frames of how far the candidate comes inside ``margin`` of the
-        threshold that decides the next state (beta1 + delta while the cell is reset, beta1 while
-        it is set), on the far side of the model's decision.
-
-        The circuit's thresholds sit a fraction of a finger off nominal and its comparators switch
-        slowly at small overdrive, so candidates close to the deciding threshold are where chip
-        and model can disagree. When ``out.swings`` holds the candidate's range while the inputs
-        step between frames, that range is what must keep clear: the chip's signal paths settle
-        at different speeds, and a cell that should stay reset can be set for good by a passing
-        overshoot (it then holds the error for as long as its candidate stays above beta1).
-        Exact ties (c = b_c = threshold while a layer's inputs are silent) are left out: the
-        circuit resolves them the model's way by design (its thresholds sit just below nominal).
-        """
+        """Mean over cells and frames of how far the candidate lies inside +-margin of the threshold
+        that decides the next state: beta1 + delta while the cell is reset (will it set?), beta1
+        while it is set (will it reset?). The circuit's thresholds sit a fraction of a finger off
+        nominal and it switches slowly at small overdrive, so candidates that keep clear of the
+        deciding threshold make the chip's states equal the model's."""
         total = 0.0
         for index, (s, c, (beta1, beta2)) in enumerate(zip(out.states, out.candidates, out.thresholds)):
-            low, high = out.swings[index] if out.swings is not None else (c, c)
             start = self.s0[index].to(c.dtype).expand(c.shape[0], 1, c.shape[2])
             previous = torch.cat([start, s[:, :-1]], dim=1).detach()
-            # signed clearance on the side the model decides for: staying reset needs the highest
-            # candidate below beta2, staying set the lowest above beta1
-            clear_if_reset = torch.where(c >= beta2, c - beta2, beta2 - high)
-            clear_if_set = torch.where(c >= beta1, low - beta1, beta1 - c)
-            clearance = previous * clear_if_set + (1.0 - previous) * clear_if_reset
             deciding = previous * beta1 + (1.0 - previous) * beta2
-            total = total + torch.where(c == deciding, 0.0, torch.relu(margin - clearance)).mean()
+            distance = (c - deciding).abs()
+            # exact ties (c = b_c = threshold while a layer's inputs are silent) are left alone: the
+            # circuit resolves them the model's way by design (its thresholds sit just below nominal)
+            total = total + torch.where(distance == 0, 0.0, torch.relu(margin - distance)).mean()
         return total / len(out.states)
 
     @torch.no_grad()
@@ -336,19 +321,6 @@ class BMRUNet(nn.Module):
                           Meta(unit, period, classes, task, feats, meta))
         from bmru.weights import validate
         return validate(network.to_arrays())
-
-
-def candidate_swing(u: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Bounds of a candidate ``relu(W u + b)`` while the inputs ``u`` (B, T, D) step from frame
-    t - 1 to t: positive weights see one frame's value, negative weights the other's (the chip's
-    paths settle at different speeds). Frame 0 has no step (the settling frame before it already
-    carries frame 0's inputs)."""
-    before = torch.cat([u[:, :1], u[:, :-1]], dim=1)
-    u_high, u_low = torch.maximum(u, before), torch.minimum(u, before)
-    w_pos, w_neg = torch.relu(w), torch.relu(-w)
-    low = torch.relu(u_low @ w_pos.T - u_high @ w_neg.T + b)
-    high = torch.relu(u_high @ w_pos.T - u_low @ w_neg.T + b)
-    return low, high
 
 
 def decisions(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -391,7 +363,6 @@ class TrainConfig:
     soft_until: float = 1.0  # ... to 0 at this fraction of the steps; exact steps (surrogate gradient) afterwards
     margin: float = 0.05  # units: candidates should keep this far from the threshold deciding the next state
     margin_weight: float = 0.0  # weight of that penalty in the loss (0 = off)
-    margin_swing: bool = False  # measure the margin on the candidate's range while the inputs step
 
     def check(self) -> None:
         positive_ints = ("width", "layers", "steps", "batch", "eval_every", "log_every", "threads")
@@ -512,8 +483,7 @@ def train(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np
         quantised = config.quantised(index)
         temperature = config.temperature(index)
         out = model(xb, eps=eps, quantised=quantised, surrogate_width=config.surrogate_width, leak=config.leak,
-                    temperature=temperature, readout_st=config.readout_st,
-                    swings=config.margin_weight > 0 and config.margin_swing)
+                    temperature=temperature, readout_st=config.readout_st)
         logits = out.logits
         frames = logits.shape[1]
         loss = nn.functional.cross_entropy(config.logit_scale * logits.reshape(-1, logits.shape[2]),
@@ -647,9 +617,6 @@ def _parser() -> argparse.ArgumentParser:
                         help="units: distance the candidates should keep from the threshold deciding the next state")
     parser.add_argument("--margin-weight", type=float, default=d.margin_weight,
                         help="weight of the margin penalty in the loss (0 = off)")
-    parser.add_argument("--margin-swing", action=argparse.BooleanOptionalAction, default=d.margin_swing,
-                        help="apply the margin to the candidate's whole range while the inputs step between "
-                             "frames (positive weights at one frame's inputs, negative at the other's)")
     parser.add_argument("--surrogate-width", type=float, default=d.surrogate_width,
                         help="x scale of the surrogate derivative 1/(1+(pi x/w)^2)/w, in units")
     parser.add_argument("--feature-noise", type=float, default=d.feature_noise, help="training feature noise std")
@@ -728,7 +695,6 @@ def main(argv: list[str] | None = None) -> int:
                              soft_temperature=args.soft_temperature, soft_until=args.soft_until,
                              logit_scale=args.logit_scale, readout_st=args.readout_st,
                              margin=args.margin, margin_weight=args.margin_weight,
-                             margin_swing=args.margin_swing,
                              eval_every=args.eval_every, log_every=args.log_every, seed=args.seed,
                              threads=args.threads, grid=grid)
         config.check()

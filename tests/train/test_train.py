@@ -175,34 +175,6 @@ def test_margin_penalty_uses_the_deciding_threshold():
     assert float(model.margin_penalty(out, 0.05)) == pytest.approx(expected)
 
 
-def test_candidate_swing_bounds_every_mix_of_old_and_new_inputs():
-    gen = torch.Generator().manual_seed(1)
-    u = torch.rand(2, 6, 3, generator=gen, dtype=torch.float64)
-    w = torch.randn(4, 3, generator=gen, dtype=torch.float64)
-    b = torch.randn(4, generator=gen, dtype=torch.float64)
-    low, high = T.candidate_swing(u, w, b)
-    before = torch.cat([u[:, :1], u[:, :-1]], dim=1)
-    for mask in range(8):  # each input either still at its old value or already at its new one
-        pick = torch.tensor([(mask >> k) & 1 for k in range(3)], dtype=torch.bool)
-        mix = torch.where(pick, u, before)
-        c = torch.relu(mix @ w.T + b)
-        assert torch.all(low <= c + 1e-12) and torch.all(c <= high + 1e-12)
-    torch.testing.assert_close(low[:, 0], torch.relu(u[:, 0] @ w.T + b))  # no step into frame 0
-    torch.testing.assert_close(high[:, 0], low[:, 0])
-
-
-def test_margin_penalty_counts_an_overshoot_that_could_set_a_cell():
-    model = T.BMRUNet(13, width=1, layers=1, seed=0).double()
-    beta1, beta2 = torch.tensor([0.05], dtype=torch.float64), torch.tensor([2.75], dtype=torch.float64)
-    c = torch.tensor([[[2.5], [2.6]]], dtype=torch.float64)
-    s = torch.zeros(1, 2, 1, dtype=torch.float64)
-    settled = T.Forward(torch.zeros(1, 2, 2), [s], [c], [(beta1, beta2)])
-    assert float(model.margin_penalty(settled, 0.05)) == 0.0  # 0.15 below beta2: clear when settled
-    swing = (c, torch.tensor([[[2.5], [3.0]]], dtype=torch.float64))  # but it may pass 3.0 on the way
-    stepping = T.Forward(torch.zeros(1, 2, 2), [s], [c], [(beta1, beta2)], [swing])
-    assert float(model.margin_penalty(stepping, 0.05)) == pytest.approx((0.0 + 0.3) / 2)
-
-
 @pytest.mark.parametrize("overrides, match", [
     ({"margin_weight": -1.0}, "margin_weight"),
     ({"width": 0}, "width"),
