@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bmru.cli import fail, progress, write_json
 from bmru.inputs import InputsError, load_inputs
-from bmru.weights import WeightsError, load_weights
+from bmru.weights import WeightsError, atomic_write, load_weights
 from generators.mapping import MappingConfig, MappingError, map_network, spec_json
 from generators.schematic import schematic_text
 from pdk_sky130_180.models import CORNERS
@@ -28,15 +28,16 @@ DEFAULT_INPUTS = "examples/kws_yes_test.npz"
 
 
 def _same_spec(path: Path, spec) -> bool:
-    """True when ``path`` already holds this spec (possibly with the layout's area added)."""
+    """True when ``path`` already holds this spec, whatever the layout generator added to it
+    (its area, its options)."""
     if not path.is_file():
         return False
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError:
         return False
-    data.pop("area_um2", None)
-    return data == json.loads(spec_json(spec))
+    expected = json.loads(spec_json(spec))
+    return isinstance(data, dict) and {key: data.get(key) for key in expected} == expected
 
 
 def parser() -> argparse.ArgumentParser:
@@ -93,8 +94,8 @@ def main(argv: list[str] | None = None) -> None:
         result.update(weights=str(args.weights), inputs=str(args.inputs))
         out.mkdir(parents=True, exist_ok=True)
         if not _same_spec(out / "spec.json", spec):  # keep the generator's spec.json (it adds the area)
-            (out / "spec.json").write_text(spec_json(spec))
-        shutil.copyfile(netlist, out / "schematic.spice")
+            atomic_write(out / "spec.json", lambda tmp: Path(tmp).write_text(spec_json(spec)))
+        atomic_write(out / "schematic.spice", lambda tmp: shutil.copyfile(netlist, tmp))
         write_json(out / "presim.json", result)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
