@@ -33,13 +33,18 @@ class TopCircuit:
     name: str
     pins: tuple[str, ...]
 
+    def numbered(self, prefix: str) -> list[str]:
+        """Pins named ``prefix`` + a number, in numeric order (in0, in1, ..., in12)."""
+        found = [p for p in self.pins if re.fullmatch(rf"{prefix}\d+", p)]
+        return sorted(found, key=lambda p: int(p[len(prefix):]))
+
     @property
     def inputs(self) -> list[str]:
-        return sorted((p for p in self.pins if re.fullmatch(r"in\d+", p)), key=lambda p: int(p[2:]))
+        return self.numbered("in")
 
     @property
     def outputs(self) -> list[str]:
-        return sorted((p for p in self.pins if re.fullmatch(r"out\d+", p)), key=lambda p: int(p[3:]))
+        return self.numbered("out")
 
     @property
     def states(self) -> list[str]:
@@ -48,11 +53,11 @@ class TopCircuit:
 
     @property
     def enables(self) -> list[str]:
-        return sorted((p for p in self.pins if re.fullmatch(r"en\d+", p)), key=lambda p: int(p[2:]))
+        return self.numbered("en")
 
     @property
     def enable_complements(self) -> list[str]:
-        return sorted((p for p in self.pins if re.fullmatch(r"enb\d+", p)), key=lambda p: int(p[3:]))
+        return self.numbered("enb")
 
     @property
     def supplies(self) -> list[str]:
