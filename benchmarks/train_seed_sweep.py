@@ -1,7 +1,8 @@
 """Train the D = 4 model with several seeds and pick the one with the best
 validation accuracy (never the test accuracy, so the test figure stays honest).
 
-    .venv-train/bin/python benchmarks/train_seed_sweep.py --seeds 0 1 2 3 4 5
+    .venv-train/bin/python benchmarks/train_seed_sweep.py --seeds 0 1 2 3 4 5 -- \
+        --margin-weight 10 --time-shift 8 --feature-noise 0.1
 
 Writes build/seed_sweep/d4_seed<S>.npz and .json per seed and
 benchmarks/results/train_seed_sweep.json with every run's figures and the pick.
@@ -28,6 +29,7 @@ def main() -> None:
                         default=ROOT / "benchmarks" / "results" / "train_seed_sweep.json")
     parser.add_argument("extra", nargs="*", help="further bmru.train options (after --)")
     args = parser.parse_args()
+    args.out_dir = args.out_dir.resolve()  # reports name weights relative to the repository
     args.out_dir.mkdir(parents=True, exist_ok=True)
 
     runs = []
@@ -49,7 +51,7 @@ def main() -> None:
               f"test {accuracy['test_quantised']:.4f}", flush=True)
 
     best = max(runs, key=lambda run: (run["val_quantised"], -run["seed"]))
-    result = {"width": args.width, "selected_on": "val_quantised", "runs": runs,
+    result = {"width": args.width, "options": args.extra, "selected_on": "val_quantised", "runs": runs,
               "best": best}
     args.result.parent.mkdir(parents=True, exist_ok=True)
     args.result.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")

@@ -172,7 +172,7 @@ class Forward:
 
 # initial values: gains of the normal weight initialisations, constant biases, uniform ranges
 INIT = {"W_in_gain": 2.0, "b_in": 0.25, "W_c_gain": 1.5, "b_c": 0.5, "beta1": (0.5, 1.5), "delta": (0.3, 0.8),
-        "alpha": 1.0, "W_o_gain": 1.0}
+        "alpha": 1.0, "W_o_gain": 1.0, "b_o": 0.0}
 
 
 class BMRUNet(nn.Module):
@@ -204,7 +204,7 @@ class BMRUNet(nn.Module):
         self.delta = nn.ParameterList([uniform(d, low=i["delta"][0], high=i["delta"][1]) for _ in range(layers)])
         self.alpha = nn.ParameterList([nn.Parameter(torch.full((d,), i["alpha"])) for _ in range(layers)])
         self.W_o = nn.ParameterList([normal(d, d, std=i["W_o_gain"] / math.sqrt(d)) for _ in range(layers)])
-        self.b_o = nn.ParameterList([nn.Parameter(torch.zeros(d)) for _ in range(layers)])
+        self.b_o = nn.ParameterList([nn.Parameter(torch.full((d,), i["b_o"])) for _ in range(layers)])
         self.W_out = normal(classes, d, std=1.0 / math.sqrt(d))
         self.b_out = nn.Parameter(torch.full((classes,), 0.5))
         self.register_buffer("s0", torch.zeros(layers, d))
