@@ -31,7 +31,7 @@ infer: setup  ## software model on INPUTS: decisions and accuracy
 array: setup  ## mapping, schematic and layout of WEIGHTS: spec.json, schematic.spice, layout.gds, layout.png
 	$(PYTHON) -m generators.array $(WEIGHTS) -o $(OUT)
 
-$(OUT)/layout.gds $(OUT)/schematic.spice: $(WEIGHTS)
+$(OUT)/layout.gds $(OUT)/schematic.spice &: $(WEIGHTS)
 	$(PYTHON) -m generators.array $(WEIGHTS) -o $(OUT)
 
 drc: setup $(OUT)/layout.gds  ## DRC of the layout: drc.lyrdb, drc.json
@@ -40,15 +40,23 @@ drc: setup $(OUT)/layout.gds  ## DRC of the layout: drc.lyrdb, drc.json
 lvs: setup $(OUT)/layout.gds  ## layout versus schematic.spice: lvs.lvsdb, lvs.json, lvs.txt
 	$(PYTHON) -m extract.lvs $(OUT)/layout.gds $(OUT)/schematic.spice -o $(OUT)
 
+# File rules: an extraction is redone whenever the layout or schematic it came from changed
+# (sim.postlayout also refuses a pex.spice whose recorded digests do not match OUT).
+$(OUT)/lvs.lvsdb: $(OUT)/layout.gds $(OUT)/schematic.spice
+	$(PYTHON) -m extract.lvs $(OUT)/layout.gds $(OUT)/schematic.spice -o $(OUT)
+
+$(OUT)/pex.spice: $(OUT)/lvs.lvsdb
+	$(PYTHON) -m extract.pex $(OUT)/lvs.lvsdb -o $(OUT)
+
 pex: setup  ## parasitic extraction (KPEX 2.5D) from lvs.lvsdb: pex.spice, pex.json
-	@test -f $(OUT)/lvs.lvsdb || $(MAKE) --no-print-directory lvs WEIGHTS=$(WEIGHTS) OUT=$(OUT)
+	@$(MAKE) --no-print-directory $(OUT)/lvs.lvsdb WEIGHTS=$(WEIGHTS) OUT=$(OUT)
 	$(PYTHON) -m extract.pex $(OUT)/lvs.lvsdb -o $(OUT)
 
 presim: setup  ## ngspice on schematic.spice versus the software model (N utterances of INPUTS): presim.json
 	$(PYTHON) -m sim.presim $(WEIGHTS) --inputs $(INPUTS) -n $(N) -o $(OUT)
 
-postlayout-sim: setup  ## ngspice on pex.spice versus the software model: postlayout.json, report.md, plots
-	@test -f $(OUT)/pex.spice || $(MAKE) --no-print-directory pex WEIGHTS=$(WEIGHTS) OUT=$(OUT)
+postlayout-sim: setup  ## ngspice on pex.spice (re-extracted if the layout changed) versus the software model: postlayout.json, report.md, plots
+	@$(MAKE) --no-print-directory $(OUT)/pex.spice WEIGHTS=$(WEIGHTS) OUT=$(OUT)
 	$(PYTHON) -m sim.postlayout $(WEIGHTS) --inputs $(INPUTS) -n $(N) -o $(OUT)
 	$(PYTHON) -m sim.report $(OUT)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -13,6 +14,15 @@ def fail(message: str, code: int = 2) -> None:
     """Print a one-line reason and exit non-zero (nothing has been written when this is called)."""
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(code)
+
+
+class CommandParser(argparse.ArgumentParser):
+    """argparse with one-line errors (``prog: error: reason``): a bad option or choice, such as an
+    unknown corner name, is reported like every other bad input, without the usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def progress(message: str) -> None:

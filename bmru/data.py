@@ -550,6 +550,19 @@ def load_dataset(config: DataConfig | None = None, cache_dir: str | os.PathLike 
     return arrays, {"path": str(path), "cached": False, "seconds": seconds}
 
 
+def interleave_classes(labels: np.ndarray) -> np.ndarray:
+    """Order (indices into ``labels``) that deals the classes out in turn, lowest label first,
+    keeping each class's own order: every prefix is then as balanced as the set allows, so a
+    circuit check on the first N utterances sees every class (the splits are generated class
+    by class)."""
+    labels = np.asarray(labels)
+    rank = np.empty(len(labels), dtype=np.int64)
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        rank[members] = np.arange(len(members))
+    return np.lexsort((labels, rank))
+
+
 def describe(arrays: dict[str, np.ndarray]) -> dict:
     """Counts per split and word, and the number of distinct voices."""
     summary = {}

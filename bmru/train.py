@@ -726,16 +726,14 @@ def main(argv: list[str] | None = None) -> int:
     torch_test = evaluate(result["model"], x_test, y_test, quantised=config.quant_start < 1.0)
     save_weights(out, net)
     if args.test_out:
-        from bmru.weights import atomic_write
-        test_arrays = {"x": np.ascontiguousarray(x_test, dtype=np.float32), "y": y_test.astype(np.int64)}
+        from bmru.data import interleave_classes
+        from bmru.weights import write_npz
+        order = interleave_classes(y_test)  # any prefix covers every class
+        test_arrays = {"x": np.ascontiguousarray(x_test[order], dtype=np.float32),
+                       "y": y_test[order].astype(np.int64)}
         if "word_test" in arrays and "words" in arrays:
-            test_arrays["word"] = np.array([str(arrays["words"][i]) for i in arrays["word_test"]])
-
-        def write(tmp: str) -> None:
-            with open(tmp, "wb") as handle:
-                np.savez_compressed(handle, **test_arrays)
-
-        atomic_write(args.test_out, write)
+            test_arrays["word"] = np.array([str(arrays["words"][i]) for i in arrays["word_test"][order]])
+        write_npz(args.test_out, test_arrays, compressed=True)
     total = time.perf_counter() - started
     abs_sum = float(sum(np.abs(a).sum() for a in [net.W_in, net.W_out] + [l.W_c for l in net.layers]
                         + [l.W_o for l in net.layers]))

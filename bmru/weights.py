@@ -273,13 +273,29 @@ def atomic_write(path: str | os.PathLike, write) -> None:
         raise
 
 
+# numpy.savez stamps each member with the current time; a fixed stamp makes the same arrays
+# give the same bytes (the documented training command reproduces the shipped files exactly).
+_NPZ_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray], compressed: bool = False) -> None:
+    """Write ``arrays`` as an ``.npz`` that ``numpy.load`` reads, atomically and byte-deterministically."""
+
+    def write(tmp: str) -> None:
+        compression = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
+        with zipfile.ZipFile(tmp, "w", compression=compression) as archive:
+            for key, value in arrays.items():
+                info = zipfile.ZipInfo(f"{key}.npy", date_time=_NPZ_DATE)
+                info.compress_type = compression
+                info.external_attr = 0o644 << 16
+                with archive.open(info, "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+
+    atomic_write(path, write)
+
+
 def save_weights(path: str | os.PathLike, net: Network | dict) -> None:
     """Validate then write ``net`` (a :class:`Network` or a key → array dict) atomically."""
     network = net if isinstance(net, Network) else validate(net)
     arrays = validate(network.to_arrays()).to_arrays()  # re-validate: a Network can be built by hand
-
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
-
-    atomic_write(path, write)
+    write_npz(path, arrays)

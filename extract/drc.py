@@ -474,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run_drc(args.gds, deep=True if args.deep else (False if args.flat else None))
     except DrcInputError as exc:
-        print(f"extract.drc: {exc}", file=sys.stderr)
+        print(f"extract.drc: error: {exc}", file=sys.stderr)
         return 2
     lyrdb, js = write_reports(result, out_dir, gds=args.gds)
     if not args.quiet:

@@ -9,16 +9,22 @@ so that ``kpex --pdk sky130A --lvsdb lvs.lvsdb --cell TOP --2.5D`` reads the res
 - nfet ``sky130_fd_pr__nfet_01v8`` / pfet ``sky130_fd_pr__pfet_01v8`` (1.8 V, no lvt/hvt
   markers) with W and L (µm); the nfet bulk is the substrate (layer ``sub``, the global net
   ``sky130_gnd``, which every p+ tap joins), the pfet bulk its n-well.
-- Parallel fingers (same L, same four nets) fold into one device with the summed W; the
-  schematic's ``m=k`` (or ``mult``) folds the same way (W x m), so k unit fingers in the layout
-  equal one ``m=k`` instance. Devices whose source and drain are one net (dummies) are
-  dropped from the layout netlist before the comparison.
+- Parallel fingers (same L, same four nets) fold into one device with the summed W, and LVS
+  compares the fingers, not only the sum: every folded device carries ``NF`` (finger count)
+  and ``W2`` (sum of the squared finger widths, µm²), because the sky130 models are binned by
+  finger width (24 fingers of 1 µm and 25 of 0.96 µm have the same W but simulate
+  differently). A layout finger is one extracted gate; a schematic instance ``w=u m=k`` (or
+  ``mult``) is k fingers of u µm, with ``nf=n`` m x n fingers of u/n µm (BSIM4: ``w`` spans
+  all nf fingers). So k unit fingers in the layout equal one ``m=k`` instance of the unit
+  width, and several parallel instances add up. Devices whose source and drain are one net
+  (dummies) are dropped from the layout netlist before the comparison.
 - Nets named by a pin label in the layout must carry the same name as their partner in the
   schematic (this catches swapped labels, which the topological comparison cannot).
 
 Writes ``lvs.lvsdb`` (KLayout netlist browser), ``lvs.json`` (``match``, ``devices_layout``,
-``devices_schematic``, ``nets_layout``, ``nets_schematic``, ``seconds`` and more) and
-``lvs.txt`` (a readable report naming every mismatching net and device).
+``devices_schematic``, ``nets_layout``, ``nets_schematic``, ``seconds``, ``finger_mismatches``
+and more) and ``lvs.txt`` (a readable report naming every mismatching net and device, devices
+in fingers: ``layout 25 fingers x 0.96 µm  |  schematic 24 fingers x 1 µm``).
 
 Usage::
 
@@ -30,7 +36,9 @@ Exit status: 0 match, 1 mismatch (after writing the reports), 2 bad input.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import math
 import os
 import sys
 import time
@@ -48,6 +56,15 @@ from pdk_sky130_180.pex import SUBSTRATE_NET  # KPEX's name for the substrate ne
 MOS_MODELS = (NFET, PFET)
 W_TOLERANCE_REL = 1e-3
 L_TOLERANCE_REL = 1e-3
+# finger parameters added to both sides' MOS classes; NF must match exactly (a count),
+# W2 within twice W's relative tolerance (a relative error e in w is 2e in w²)
+PARAM_NF = "NF"
+PARAM_W2 = "W2"
+NF_TOLERANCE_ABS = 1e-6
+W2_TOLERANCE_REL = 2 * W_TOLERANCE_REL
+# what a parallel fold sums (L must be equal and stays)
+_SUMMED = ("W", "AS", "AD", "PS", "PD", PARAM_NF, PARAM_W2)
+_MOS_L_EQUAL = 1e-6  # µm; KLayout's own MOS combiner uses the same bound
 
 __all__ = ["LvsResult", "LvsInputError", "run_lvs", "main", "SUBSTRATE_NET"]
 
@@ -64,9 +81,20 @@ def _um(value: float) -> float:
     return value * 1e6 if 0 < abs(value) < 1e-3 else value
 
 
+def _add_finger_params(cls: db.DeviceClass) -> None:
+    """Give a MOS class the NF and W2 parameters (not primary: only the compare rules set in
+    :func:`compare` look at them)."""
+    for name, desc, si, exponent in ((PARAM_NF, "Finger count", 1.0, 0.0),
+                                     (PARAM_W2, "Sum of squared finger widths (square micrometer)",
+                                      1e-12, 2.0)):
+        if not cls.has_parameter(name):
+            cls.add_parameter(db.DeviceParameterDefinition(name, desc, 0.0, False, si, exponent))
+
+
 class _SpiceDelegate(db.NetlistSpiceReaderDelegate):
     """Reads sky130 MOS subcircuit calls (``X... d g s b sky130_fd_pr__nfet_01v8 w= l= m=``)
-    and ``M`` elements as MOS4 devices with W = w x m and L in µm."""
+    and ``M`` elements as MOS4 devices with W = w x m and L in µm, and NF / W2 for the
+    fingers (m x nf fingers of w / nf)."""
 
     def wants_subcircuit(self, name: str) -> bool:
         return name.lower() in MOS_MODELS
@@ -83,6 +111,7 @@ class _SpiceDelegate(db.NetlistSpiceReaderDelegate):
         if cls is None:
             cls = db.DeviceClassMOS4Transistor()
             cls.name = model.lower()
+            _add_finger_params(cls)
             circuit.netlist().add(cls)
             classes[model.lower()] = cls
         dev = circuit.create_device(cls, name)
@@ -90,9 +119,12 @@ class _SpiceDelegate(db.NetlistSpiceReaderDelegate):
             dev.connect_terminal(term, net)
         p = {k.upper(): v for k, v in params.items()}
         mult = p.get("M", 1.0) * p.get("MULT", 1.0)
+        nf = p.get("NF", 1.0) or 1.0
         w = _um(p.get("W", 0.0))
         dev.set_parameter("W", w * mult)
         dev.set_parameter("L", _um(p.get("L", 0.0)))
+        dev.set_parameter(PARAM_NF, mult * nf)
+        dev.set_parameter(PARAM_W2, mult * nf * (w / nf) ** 2)
         return True
 
 
@@ -235,14 +267,112 @@ def _drop_dummies(netlist: db.Netlist) -> int:
     dropped = 0
     for circuit in netlist.each_circuit():
         for dev in list(circuit.each_device()):
-            cls = dev.device_class()
-            if not isinstance(cls, db.DeviceClassMOS4Transistor) and cls.name not in MOS_MODELS:
+            if not _is_mos(dev.device_class()):
                 continue
             s, d = dev.net_for_terminal("S"), dev.net_for_terminal("D")
             if s is not None and d is not None and s.cluster_id == d.cluster_id:
                 circuit.remove_device(dev)
                 dropped += 1
     return dropped
+
+
+def _is_mos(cls: db.DeviceClass) -> bool:
+    return isinstance(cls, db.DeviceClassMOS4Transistor) or cls.name in MOS_MODELS
+
+
+def _mark_layout_fingers(netlist: db.Netlist) -> None:
+    """Every extracted MOS gate is one finger: NF = 1, W2 = W² (before folding)."""
+    for cls in netlist.each_device_class():
+        if _is_mos(cls):
+            _add_finger_params(cls)
+    for circuit in netlist.each_circuit():
+        for dev in circuit.each_device():
+            if _is_mos(dev.device_class()):
+                w = dev.parameter("W")
+                dev.set_parameter(PARAM_NF, 1.0)
+                dev.set_parameter(PARAM_W2, w * w)
+
+
+NetKeys = dict[tuple[str, int, int], int]  # (circuit, device id, terminal id) -> net index
+
+
+def _net_keys(netlist: db.Netlist) -> NetKeys:
+    """A stable key per net for every device terminal: Python wrappers of one net are not
+    identical objects, and nets read from SPICE carry no cluster id."""
+    keys: NetKeys = {}
+    index = 0
+    for circuit in netlist.each_circuit():
+        for net in circuit.each_net():
+            for ref in net.each_terminal():
+                keys[(circuit.name, ref.device().id(), ref.terminal_id())] = index
+            index += 1
+    return keys
+
+
+def _reconnected(device_index: int, terminal: int) -> db.DeviceReconnectedTerminal:
+    r = db.DeviceReconnectedTerminal()
+    r.device_index, r.other_terminal_id = device_index, terminal
+    return r
+
+
+def _join_terminal(a: db.Device, ta: int, b: db.Device, tb: int) -> None:
+    """Merge b's terminal ``tb`` into a's terminal ``ta``, recording (as KLayout's own,
+    unexposed ``Device::join_terminals`` does) which finger's terminal it was, so the lvsdb
+    still maps every finger's geometry to the folded device's terminals. Device index 0 is
+    a itself, 1.. its combined abstracts; b's abstracts follow a's (KLayout appends them when
+    the combiner returns)."""
+    offset = sum(1 for _ in a.each_combined_abstract()) + 1
+    routes = list(b.each_reconnected_terminal_for(tb)) or [_reconnected(0, tb)]
+    for r in routes:
+        a.add_reconnected_terminal_for(ta, _reconnected(r.device_index + offset, r.other_terminal_id))
+    b.disconnect_terminal(tb)
+
+
+class _FingerCombiner(db.GenericDeviceCombiner):
+    """Folds parallel MOS fingers as KLayout's MOS4 combiner does (same gate and bulk, same
+    or swapped source/drain, same L) but also sums NF and W2, which that combiner drops."""
+
+    keys: NetKeys
+
+    def combine_devices(self, a: db.Device, b: db.Device) -> bool:  # klayout API
+        s, g, d, bulk = (db.DeviceClassMOS4Transistor.TERMINAL_S, db.DeviceClassMOS4Transistor.TERMINAL_G,
+                         db.DeviceClassMOS4Transistor.TERMINAL_D, db.DeviceClassMOS4Transistor.TERMINAL_B)
+        na, nb = self._nets(a), self._nets(b)
+        if na[g] != nb[g] or na[bulk] != nb[bulk]:
+            return False
+        same = na[s] == nb[s] and na[d] == nb[d]
+        if not same and not (na[s] == nb[d] and na[d] == nb[s]):
+            return False
+        if abs(a.parameter("L") - b.parameter("L")) >= _MOS_L_EQUAL:
+            return False
+        for name in _SUMMED:
+            a.set_parameter(name, a.parameter(name) + b.parameter(name))
+        if not any(True for t in (s, g, d, bulk) for _ in a.each_reconnected_terminal_for(t)):
+            for t in (s, g, d, bulk):  # a's own terminals, before the first join
+                a.add_reconnected_terminal_for(t, _reconnected(0, t))
+        for ta, tb in ((s, s), (d, d)) if same else ((s, d), (d, s)):
+            _join_terminal(a, ta, b, tb)
+        _join_terminal(a, g, b, g)
+        _join_terminal(a, bulk, b, bulk)
+        return True
+
+    def _nets(self, dev: db.Device) -> tuple[int | None, ...]:
+        name, i = dev.circuit().name, dev.id()
+        return tuple(self.keys.get((name, i, t)) for t in range(4))
+
+
+def fold_fingers(netlist: db.Netlist) -> None:
+    """Combine parallel devices; MOS fingers fold with :class:`_FingerCombiner`."""
+    keys = _net_keys(netlist)
+    mos = [cls for cls in netlist.each_device_class() if _is_mos(cls)]
+    for cls in mos:
+        combiner = _FingerCombiner()
+        combiner.keys = keys
+        cls.combiner = combiner  # the class owns it from here
+    netlist.combine_devices()
+    for cls in mos:
+        # the net keys are stale once devices are gone; a later combine must not use them
+        cls.combiner = None
 
 
 # ---------------------------------------------------------------------------------------
@@ -260,7 +390,12 @@ class LvsResult:
     dummies_dropped: int
     seconds: float
     problems: list[str] = field(default_factory=list)
+    finger_mismatches: list[str] = field(default_factory=list)
+    fingers_layout: float = 0.0
+    fingers_schematic: float = 0.0
     lvs: db.LayoutVsSchematic | None = field(default=None, repr=False)
+    layout_sha256: str = ""
+    schematic_sha256: str = ""
 
     def summary(self) -> dict:
         return {
@@ -270,10 +405,16 @@ class LvsResult:
             "nets_layout": self.nets_layout,
             "nets_schematic": self.nets_schematic,
             "seconds": round(self.seconds, 3),
+            "fingers_layout": round(self.fingers_layout, 6),
+            "fingers_schematic": round(self.fingers_schematic, 6),
+            "finger_mismatches": len(self.finger_mismatches),
             "top_cell": self.top_cell,
             "schematic_circuit": self.schematic_circuit,
             "dummies_dropped": self.dummies_dropped,
             "problems": len(self.problems),
+            # what was compared: extract.pex carries these on, sim.postlayout checks them
+            "layout_sha256": self.layout_sha256,
+            "schematic_sha256": self.schematic_sha256,
         }
 
 
@@ -290,14 +431,91 @@ def _net_name(net) -> str:
     return "(none)" if net is None else (net.name or net.expanded_name())
 
 
+def _fingers(dev: db.Device) -> str:
+    """``25 fingers x 0.96 µm``; unequal fingers (W2 != W²/NF) say so with their mean and rms."""
+    if not dev.device_class().has_parameter(PARAM_NF):
+        return ""
+    nf, w, w2 = dev.parameter(PARAM_NF), dev.parameter("W"), dev.parameter(PARAM_W2)
+    if nf <= 0:
+        return "0 fingers"
+    count = f"{nf:g} finger{'' if nf == 1 else 's'}"
+    mean, rms = w / nf, math.sqrt(max(w2, 0.0) / nf)
+    if abs(rms - mean) <= W_TOLERANCE_REL * max(mean, 1e-12):
+        return f"{count} x {mean:.4g} µm"
+    return f"{count} of unequal width (mean {mean:.4g} µm, rms {rms:.4g} µm)"
+
+
 def _dev_desc(dev) -> str:
     if dev is None:
         return "(none)"
     params = " ".join(f"{p.name}={dev.parameter(p.name):.4g}" for p in dev.device_class().parameter_definitions()
                       if p.name in ("W", "L"))
+    fingers = _fingers(dev)
     nets = " ".join(f"{t.name}={_net_name(dev.net_for_terminal(t.id()))}"
                     for t in dev.device_class().terminal_definitions())
-    return f"{dev.expanded_name()} {dev.device_class().name} {params} [{nets}]"
+    return f"{dev.expanded_name()} {dev.device_class().name} {fingers + ', ' if fingers else ''}{params} [{nets}]"
+
+
+def _fingers_differ(a: db.Device, b: db.Device) -> bool:
+    if not (a.device_class().has_parameter(PARAM_NF) and b.device_class().has_parameter(PARAM_NF)):
+        return False
+    nf_a, nf_b = a.parameter(PARAM_NF), b.parameter(PARAM_NF)
+    w2_a, w2_b = a.parameter(PARAM_W2), b.parameter(PARAM_W2)
+    return (abs(nf_a - nf_b) > NF_TOLERANCE_ABS
+            or abs(w2_a - w2_b) > W2_TOLERANCE_REL * 0.5 * (abs(w2_a) + abs(w2_b)))
+
+
+def _finger_line(a: db.Device, b: db.Device, note: str = "") -> str:
+    return (f"{b.expanded_name()} ({a.expanded_name()}) {b.device_class().name}: "
+            f"layout {_fingers(a)}  |  schematic {_fingers(b)}{note}")
+
+
+def _net_names_key(dev: db.Device) -> tuple[str, ...]:
+    """Class and terminal net names (source/drain unordered), case-insensitive."""
+    def name(t: str) -> str:
+        return _net_name(dev.net_for_terminal(t)).lower()
+    s, d = sorted((name("S"), name("D")))
+    return dev.device_class().name.lower(), s, d, name("G"), name("B")
+
+
+def _pair_by_net_names(layout_devs: list, schematic_devs: list) -> list[tuple]:
+    """Pairs of unpaired devices that are the only ones on their side with these net names."""
+    def unique(devs: list) -> dict:
+        groups: dict[tuple[str, ...], list] = {}
+        for dev in devs:
+            groups.setdefault(_net_names_key(dev), []).append(dev)
+        return {k: v[0] for k, v in groups.items() if len(v) == 1}
+    lay, sch = unique(layout_devs), unique(schematic_devs)
+    return [(lay[k], sch[k]) for k in lay if k in sch]
+
+
+def _finger_mismatches(lvs: db.LayoutVsSchematic) -> list[str]:
+    """One line per device whose fingers differ, named after the schematic device. When the
+    comparer could pair nothing (a cell of one device has no other device to anchor its nets),
+    unpaired devices on the same named nets are paired for this report only."""
+    xref = lvs.xref()
+    out: list[str] = []
+    for cp in xref.each_circuit_pair():
+        lone_layout, lone_schematic = [], []
+        for dp in xref.each_device_pair(cp):
+            a, b = dp.first(), dp.second()
+            if a is not None and b is not None:
+                if _fingers_differ(a, b):
+                    out.append(_finger_line(a, b))
+            elif a is not None:
+                lone_layout.append(a)
+            elif b is not None:
+                lone_schematic.append(b)
+        out += [_finger_line(a, b, "  (paired by net names)")
+                for a, b in _pair_by_net_names(lone_layout, lone_schematic) if _fingers_differ(a, b)]
+    return out
+
+
+def _finger_count(circuit) -> float:
+    if circuit is None:
+        return 0.0
+    return sum(dev.parameter(PARAM_NF) for dev in circuit.each_device()
+               if dev.device_class().has_parameter(PARAM_NF))
 
 
 def _ndev(circuit) -> int:
@@ -332,10 +550,11 @@ def compare(lvs: db.LayoutVsSchematic, reference: db.Netlist, top: str,
     for circuit in [c for c in reference.each_circuit() if c.name != ref_circuit.name]:
         reference.flatten_circuit(circuit)
     dropped = _drop_dummies(layout_nl)
-    layout_nl.combine_devices()
+    _mark_layout_fingers(layout_nl)
+    fold_fingers(layout_nl)
     layout_nl.make_top_level_pins()
     layout_nl.purge_nets()
-    reference.combine_devices()
+    fold_fingers(reference)
     ref_circuit = _pick_schematic_circuit(reference, schematic_cell or top)
     lay_circuit = layout_nl.circuit_by_name(top)
     comparer = db.NetlistComparer()
@@ -349,6 +568,9 @@ def compare(lvs: db.LayoutVsSchematic, reference: db.Netlist, top: str,
             if cls is not None:
                 eq = db.EqualDeviceParameters(db.DeviceClassMOS4Transistor.PARAM_W, 0.0, W_TOLERANCE_REL)
                 eq += db.EqualDeviceParameters(db.DeviceClassMOS4Transistor.PARAM_L, 0.0, L_TOLERANCE_REL)
+                # fingers: a different count or finger width is a device mismatch
+                eq += db.EqualDeviceParameters(cls.parameter_id(PARAM_NF), NF_TOLERANCE_ABS, 0.0)
+                eq += db.EqualDeviceParameters(cls.parameter_id(PARAM_W2), 0.0, W2_TOLERANCE_REL)
                 cls.equal_parameters = eq
     lvs.reference = reference
     ok = lvs.compare(comparer)
@@ -381,6 +603,7 @@ def report_text(result: LvsResult, lvs: db.LayoutVsSchematic) -> str:
         f"{result.schematic_circuit}",
         f"devices: layout {result.devices_layout} (after folding parallel fingers; "
         f"{result.dummies_dropped} dummies dropped), schematic {result.devices_schematic}",
+        f"fingers: layout {result.fingers_layout:g}, schematic {result.fingers_schematic:g}",
         f"nets: layout {result.nets_layout}, schematic {result.nets_schematic}",
         f"time: {result.seconds:.2f} s",
         "",
@@ -404,6 +627,8 @@ def report_text(result: LvsResult, lvs: db.LayoutVsSchematic) -> str:
                 lines.append(f"  pin     {_STATUS[pp.status()]:9s} layout "
                              f"{pp.first().name() if pp.first() else '(none)'} schematic "
                              f"{pp.second().name() if pp.second() else '(none)'}")
+    for p in result.finger_mismatches:
+        lines.append(f"  fingers MISMATCH  {p}")
     for p in result.problems:
         lines.append(f"  name    MISMATCH  {p}")
     errors = [e for e in lvs.each_log_entry()] if hasattr(lvs, "each_log_entry") else []
@@ -435,7 +660,11 @@ def run_lvs(gds: str | os.PathLike, netlist: str | os.PathLike, *, cell: str | N
         devices_schematic=_ndev(ref_circuit),
         nets_layout=_nnet(lay_circuit),
         nets_schematic=_nnet(ref_circuit),
-        dummies_dropped=dropped, seconds=time.perf_counter() - t0, problems=problems, lvs=lvs)
+        dummies_dropped=dropped, seconds=time.perf_counter() - t0, problems=problems, lvs=lvs,
+        finger_mismatches=_finger_mismatches(lvs), fingers_layout=_finger_count(lay_circuit),
+        fingers_schematic=_finger_count(ref_circuit),
+        layout_sha256=hashlib.sha256(Path(gds).read_bytes()).hexdigest(),
+        schematic_sha256=hashlib.sha256(Path(netlist).read_bytes()).hexdigest())
     return result
 
 
@@ -472,7 +701,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run_lvs(args.gds, args.netlist, cell=args.cell, schematic_cell=args.schematic_cell)
     except LvsInputError as exc:
-        print(f"extract.lvs: {exc}", file=sys.stderr)
+        print(f"extract.lvs: error: {exc}", file=sys.stderr)
         return 2
     paths = write_reports(result, out_dir)
     print(f"LVS {result.top_cell}: {'match' if result.match else 'MISMATCH'}; devices "

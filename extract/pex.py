@@ -12,6 +12,8 @@ Also writes ``pex.json`` (capacitors, resistors, total_cap_fF, seconds).
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -19,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bmru.cli import fail, progress, write_json
@@ -46,6 +48,7 @@ class PexResult:
     grounded_fF: float = 0.0
     coupling_floor_fF: float = 0.0
     halo_um: float | None = None  # None: KPEX's technology value
+    sources: dict = field(default_factory=dict)  # SHA-256 of the lvsdb, schematic and layout used
 
 
 _ESCAPED = re.compile(r"\\\$(\d+)")
@@ -171,15 +174,45 @@ def unit_widths_of(schematic_text: str) -> dict[float, set[float]]:
 COUPLING_FLOOR_FF = 0.5
 
 
-def ground_small_couplings(text: str, floor_fF: float) -> tuple[str, int, float]:
+def _subckt_blocks(lines: list[str]) -> list[tuple[str, tuple[str, ...], int, int]]:
+    """(name, pins, index of .subckt line, index of .ends line) of each sub-circuit, lower-case names."""
+    blocks, opened = [], None
+    for index, line in enumerate(lines):
+        words = line.split()
+        if not words:
+            continue
+        head = words[0].lower()
+        if head == ".subckt":
+            opened = (words[1].lower(), tuple(w.lower() for w in words[2:] if "=" not in w), index)
+        elif head == ".ends" and opened is not None:
+            blocks.append((*opened, index))
+            opened = None
+    return blocks
+
+
+def ground_small_couplings(text: str, floor_fF: float, circuit: str | None = None) -> tuple[str, int, float]:
     """Replace each capacitor between two signal nodes smaller than ``floor_fF`` by capacitors
-    of the same value from each node to the substrate. Returns (text, moved, moved total fF)."""
+    of the same value from each node to the substrate, inside ``circuit`` (default: the
+    sub-circuit that has the substrate net as a pin, i.e. the extracted core, so that the
+    substrate node is the one the wrapper ties to vss). Returns (text, moved, moved total fF)."""
     if floor_fF <= 0:
         return text, 0, 0.0
+    lines = text.splitlines()
+    blocks = _subckt_blocks(lines)
+    if circuit is None:
+        owners = [block for block in blocks if SUBSTRATE_NET in block[1]]
+    else:
+        owners = [block for block in blocks if block[0] == circuit.lower()]
+    if len(owners) != 1:
+        raise PexError(f"netlist: expected one sub-circuit {circuit or 'with the substrate pin ' + SUBSTRATE_NET}, "
+                       f"found {len(owners)}")
+    _, pins, first, last = owners[0]
+    if SUBSTRATE_NET not in pins:
+        raise PexError(f"netlist: sub-circuit {owners[0][0]} has no substrate pin {SUBSTRATE_NET}")
     kept: list[str] = []
     to_ground: dict[str, float] = {}
     moved, moved_fF = 0, 0.0
-    for line in text.splitlines():
+    for line in lines[first + 1:last]:
         words = line.split()
         if len(words) >= 4 and words[0][0] in "Cc" and SUBSTRATE_NET not in (words[1], words[2]):
             value_fF = _farads(words[3]) * 1e15
@@ -192,10 +225,68 @@ def ground_small_couplings(text: str, floor_fF: float) -> tuple[str, int, float]
         kept.append(line)
     if not moved:
         return text, 0, 0.0
-    end = max(i for i, line in enumerate(kept) if line.lower().startswith(".ends"))
     grounded = [f"Cgnd_{index} {node} {SUBSTRATE_NET} {value:.6g}f"
                 for index, (node, value) in enumerate(sorted(to_ground.items()))]
-    return "\n".join(kept[:end] + grounded + kept[end:]) + "\n", moved, moved_fF
+    body = lines[:first + 1] + kept + grounded + lines[last:]
+    return "\n".join(body) + "\n", moved, moved_fF
+
+
+def _element_nodes(words: list[str]) -> list[str]:
+    """Nodes of one element line (C/R/V/I: two, M: four, X: all before the sub-circuit name)."""
+    kind = words[0][0].upper()
+    if kind in "CRLVI":
+        return words[1:3]
+    if kind == "M":
+        return words[1:5]
+    if kind == "X":
+        positional = [w for w in words[1:] if "=" not in w]
+        return positional[:-1]
+    return []
+
+
+def floating_nodes(text: str) -> list[tuple[str, str]]:
+    """(sub-circuit, node) pairs where the node touches only capacitors and is not a pin of its
+    sub-circuit: no DC path anywhere, so it floats (ngspice accepts it silently)."""
+    lines = text.splitlines()
+    found = []
+    for name, pins, first, last in _subckt_blocks(lines):
+        only_caps: dict[str, bool] = {}
+        for line in lines[first + 1:last]:
+            words = line.split()
+            if not words or words[0][0] in "*.+":
+                continue
+            capacitor = words[0][0] in "Cc"
+            for node in _element_nodes(words):
+                node = node.lower()
+                only_caps[node] = only_caps.get(node, True) and capacitor
+        found += [(name, node) for node, caps in sorted(only_caps.items())
+                  if caps and node not in pins and node != "0"]
+    return found
+
+
+def check_floating_nodes(text: str) -> None:
+    """Raise :class:`PexError` naming the first node that connects only to capacitors."""
+    floating = floating_nodes(text)
+    if floating:
+        circuit, node = floating[0]
+        more = f" (and {len(floating) - 1} more)" if len(floating) > 1 else ""
+        raise PexError(f"pex netlist: node {node} in sub-circuit {circuit} connects only to capacitors{more}")
+
+
+PROVENANCE_TAG = "* bmru-pex:"
+
+
+def provenance_line(record: dict[str, str]) -> str:
+    """One comment line tying a pex.spice to the LVS database and layout it was extracted from."""
+    return PROVENANCE_TAG + " " + " ".join(f"{key}={value}" for key, value in sorted(record.items()))
+
+
+def provenance(text: str) -> dict[str, str] | None:
+    """The provenance record of an extracted netlist (None: not written by this module)."""
+    for line in text.splitlines()[:20]:
+        if line.startswith(PROVENANCE_TAG):
+            return dict(word.split("=", 1) for word in line[len(PROVENANCE_TAG):].split() if "=" in word)
+    return None
 
 
 def wrap_netlist(kpex_text: str, top: str, pins: tuple[str, ...],
@@ -242,6 +333,41 @@ def wrap_netlist(kpex_text: str, top: str, pins: tuple[str, ...],
     return wrapper, capacitors, resistors, total * 1e15
 
 
+def check_lvsdb(lvsdb: Path) -> None:
+    """Refuse a file klayout.db cannot read as an LVS database with an extracted netlist (KPEX
+    would fail on it with a Python traceback)."""
+    import klayout.db as kdb
+
+    lvs = kdb.LayoutVsSchematic()
+    try:
+        lvs.read(str(lvsdb))
+        extracted = lvs.netlist() is not None and lvs.netlist().top_circuit_count() > 0
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
+        raise PexError(f"{lvsdb}: not a readable LVS database ({first})") from None
+    if not extracted:
+        raise PexError(f"{lvsdb}: the LVS database holds no extracted netlist (run make lvs)")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def source_digests(lvsdb: Path, schematic: Path) -> dict[str, str]:
+    """SHA-256 of the LVS database and schematic extracted from, and of the layout that LVS
+    read (recorded in the ``lvs.json`` beside the database, when it is there)."""
+    record = {"lvsdb_sha256": _sha256(lvsdb), "schematic_sha256": _sha256(schematic)}
+    lvs_json = lvsdb.with_name("lvs.json")
+    if lvs_json.is_file():
+        try:
+            layout = json.loads(lvs_json.read_text()).get("layout_sha256")
+        except json.JSONDecodeError:
+            layout = None
+        if layout:
+            record["layout_sha256"] = str(layout)
+    return record
+
+
 def extract_parasitics(lvsdb: str | os.PathLike, schematic: str | os.PathLike, cell: str | None = None,
                        mode: str = "C", halo_um: float | None = SIDE_HALO_UM,
                        coupling_floor_fF: float = COUPLING_FLOOR_FF) -> PexResult:
@@ -261,6 +387,7 @@ def extract_parasitics(lvsdb: str | os.PathLike, schematic: str | os.PathLike, c
     top = (cell or list(circuits)[-1]).lower()
     if top not in circuits:
         raise PexError(f"{schematic}: no sub-circuit {top!r}")
+    check_lvsdb(lvsdb)
     start = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="bmru_kpex_"))
     try:
@@ -271,9 +398,12 @@ def extract_parasitics(lvsdb: str | os.PathLike, schematic: str | os.PathLike, c
                                               device_units_from_lvs(lvsdb, schematic_text))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    text, moved, moved_fF = ground_small_couplings(text, coupling_floor_fF)
+    text, moved, moved_fF = ground_small_couplings(text, coupling_floor_fF, f"{top}_pex_core")
+    check_floating_nodes(text)
+    record = source_digests(lvsdb, schematic)
+    text = provenance_line(record) + "\n" + text
     return PexResult(text, caps, res, total, time.perf_counter() - start, mode, moved, moved_fF,
-                     coupling_floor_fF, halo_um)
+                     coupling_floor_fF, halo_um, record)
 
 
 def write_outputs(result: PexResult, out: str | os.PathLike) -> tuple[Path, Path]:
@@ -285,7 +415,7 @@ def write_outputs(result: PexResult, out: str | os.PathLike) -> tuple[Path, Path
                            "mode": result.mode, "engine": "kpex-2.5D",
                            "halo_um": result.halo_um, "coupling_floor_fF": result.coupling_floor_fF,
                            "grounded_couplings": result.grounded_couplings,
-                           "grounded_fF": round(result.grounded_fF, 3)})
+                           "grounded_fF": round(result.grounded_fF, 3), **result.sources})
     return netlist_path, json_path
 
 

@@ -33,9 +33,10 @@ printf '%s\t%s\n' "PEX and pre-layout simulation, side by side" \
 stage "post-layout simulation" $PY -m sim.postlayout "$WEIGHTS" --inputs "$INPUTS" -n "$N" -o "$OUT"
 printf '%s\t%s\n' "whole demo" "$(awk -v a="$demo_start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')" >> "$timings"
 $PY - "$timings" "$OUT/timings.json" <<'PYEOF'
-import json, sys
+import sys
+from bmru.cli import write_json  # atomic: a reader never sees half a file
 rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1]) if line.strip()]
-json.dump({name: round(float(seconds), 1) for name, seconds in rows}, open(sys.argv[2], "w"), indent=2)
+write_json(sys.argv[2], {name: round(float(seconds), 1) for name, seconds in rows})
 PYEOF
 rm -f "$timings"
 $PY -m sim.report "$OUT" --summary

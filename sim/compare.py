@@ -23,6 +23,18 @@ def utterance_row(index: int, sw: RunOutput, hw: Measurement, label: int | None)
     }
 
 
+def _mean_or_none(values: np.ndarray) -> float | None:
+    return None if np.all(np.isnan(values)) else float(np.nanmean(values))
+
+
+def labels_covered(labels: np.ndarray | None, count: int) -> dict[str, int]:
+    """Utterances per class among the first ``count`` (JSON keys are strings); empty without labels."""
+    if labels is None:
+        return {}
+    found, counts = np.unique(np.asarray(labels)[:count], return_counts=True)
+    return {str(int(label)): int(number) for label, number in zip(found, counts)}
+
+
 def compare(sw: RunOutput, hw: list[Measurement], labels: np.ndarray | None) -> dict:
     """Summary keys of CONTRACT.md section 4 (without netlist/timing) plus a per-utterance table."""
     n = len(hw)
@@ -32,7 +44,7 @@ def compare(sw: RunOutput, hw: list[Measurement], labels: np.ndarray | None) -> 
     state_matches = sum(r["frame_state_agreement"] * hw[i].states.size for i, r in enumerate(rows))
     state_total = sum(m.states.size for m in hw)
     power = {key: np.array([m.power_nW.get(key, np.nan) for m in hw]) for key in
-             ("total", "cells", "feedforward", "bias")}
+             ("total", "cells", "feedforward", "bias", "inputs", "control")}
     summary = {
         "utterances": n,
         "decision_agreement": float(np.mean(sw_dec == hw_dec)),
@@ -47,7 +59,10 @@ def compare(sw: RunOutput, hw: list[Measurement], labels: np.ndarray | None) -> 
             "cells_mean": float(np.nanmean(power["cells"])),
             "feedforward_mean": float(np.nanmean(power["feedforward"])),
             "bias_mean": float(np.nanmean(power["bias"])),
+            "inputs_mean": _mean_or_none(power["inputs"]),
+            "control_mean": _mean_or_none(power["control"]),
         },
+        "labels_covered": labels_covered(labels, n),
         "per_utterance": rows,
     }
     return summary

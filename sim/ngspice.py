@@ -34,7 +34,15 @@ class SpiceResult:
     log: str
 
     def __getitem__(self, name: str) -> np.ndarray:
-        return self.vectors[name.lower()]
+        try:
+            return self.vectors[name.lower()]
+        except KeyError:
+            raise SpiceError(f"ngspice wrote no vector {name}") from None
+
+    @property
+    def stop_time(self) -> float:
+        """Last time point of a transient (the scale's end)."""
+        return float(self.vectors["scale"][-1])
 
 
 def options_line(**overrides) -> str:

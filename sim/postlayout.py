@@ -16,10 +16,11 @@ import numpy as np
 
 from bmru.cli import fail, progress, write_json
 from bmru.model import run
-from bmru.weights import atomic_write
+from bmru.weights import write_npz
+from extract.pex import provenance
 from generators.mapping import quantised_network
 from sim import presim
-from sim.runner import evaluate
+from sim.runner import sha256_of
 
 TRACE_UTTERANCES = 4  # utterances whose per-frame traces the report plots
 
@@ -36,12 +37,19 @@ def save_traces(path: Path, spec, x: np.ndarray, measurements: dict) -> None:
         "sw_class_currents": sw.logits,
         "frame_period_s": np.array(spec.frame_period_s),
     }
+    write_npz(path, arrays)
 
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
 
-    atomic_write(path, write)
+def check_fresh(netlist: Path, out: Path) -> None:
+    """Refuse (one line, naming both files) an extracted netlist whose provenance line names
+    another ``lvs.lvsdb`` or layout than the ones in ``out``: it would simulate a stale layout."""
+    record = provenance(netlist.read_text())
+    if record is None:
+        return  # not an extraction (a schematic given with --netlist): nothing to tie it to
+    for name, key in (("lvs.lvsdb", "lvsdb_sha256"), ("layout.gds", "layout_sha256")):
+        current = out / name
+        if current.is_file() and record.get(key) and sha256_of(current) != record[key]:
+            fail(f"{netlist} was extracted from another {name} than {current} (run make pex to re-extract)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -52,35 +60,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--netlist", default=None,
                         help="extracted netlist (default OUT/pex.spice, written by make pex)")
     args = parser.parse_args(argv)
-    if args.jobs < 1:
-        fail(f"--jobs: must be >= 1, got {args.jobs}")
     out = Path(args.out) if args.out else Path("build") / Path(args.weights).stem
     netlist = Path(args.netlist) if args.netlist else out / "pex.spice"
     _, inputs, spec = presim.load_job(args)
     if not netlist.is_file():
         fail(f"{netlist}: no extracted netlist (run make pex first)")
-    count = len(inputs.x)
-    progress(f"postlayout: {count} utterances on {netlist}, {args.jobs} ngspice jobs, corner {args.corner}")
+    check_fresh(netlist, out)
     traced: dict = {}
-    done: list[int] = []
 
-    def on_done(index, measurement):
-        done.append(index)
+    def keep_trace(index, measurement):
         if index < TRACE_UTTERANCES:
             traced[index] = measurement
-        progress(f"[{len(done)}/{count}] utterance {index}: "
-                 f"{measurement.sim_seconds:.1f} s, decision {measurement.decision}, "
-                 f"{measurement.power_nW['total']:.1f} nW")
 
-    result = evaluate("pex", netlist, spec, inputs.x, inputs.y, jobs=args.jobs, corner=args.corner,
-                      temperature_C=args.temp, on_done=on_done)
-    result.update(weights=str(args.weights), inputs=str(args.inputs), netlist_path=str(netlist))
+    result = presim.simulate_job(args, netlist, inputs, spec, "postlayout", keep_trace)
     save_traces(out / "postlayout_traces.npz", spec, inputs.x, traced)
     write_json(out / "postlayout.json", result)
-    power = result["power_nW"]
-    progress(f"decision agreement {result['decision_agreement']:.3f}, frame-state agreement "
-             f"{result['frame_state_agreement']:.4f}, power {power['total_mean']:.1f} nW; "
-             f"wrote {out / 'postlayout.json'}")
+    progress(presim.summary_line(result, out / "postlayout.json"))
 
 
 if __name__ == "__main__":

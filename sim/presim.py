@@ -15,13 +15,17 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bmru.cli import fail, progress, write_json
+from bmru.cli import CommandParser, fail, progress, write_json
 from bmru.inputs import InputsError, load_inputs
 from bmru.weights import WeightsError, atomic_write, load_weights
 from generators.mapping import MappingConfig, MappingError, map_network, spec_json
 from generators.schematic import schematic_text
-from pdk_sky130_180.models import CORNERS
+from pdk_sky130_180.devices import SUPPLY_V, TEMPERATURE_C
+from pdk_sky130_180.models import CORNERS, ModelsError
+from sim.compare import labels_covered
+from sim.ngspice import SpiceError
 from sim.runner import MAX_STEP_FRACTION, evaluate
+from sim.testbench import BenchError
 
 DEFAULT_WEIGHTS = "examples/kws_yes_d4.npz"
 DEFAULT_INPUTS = "examples/kws_yes_test.npz"
@@ -41,7 +45,7 @@ def _same_spec(path: Path, spec) -> bool:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m sim.presim", description=__doc__.split("\n\n")[1])
+    p = CommandParser(prog="python -m sim.presim", description=__doc__.split("\n\n")[1])
     p.add_argument("weights", nargs="?", default=DEFAULT_WEIGHTS, help="bmru-fq/1 weights (default %(default)s)")
     p.add_argument("--inputs", default=DEFAULT_INPUTS, help="inputs .npz with x (n, T, n_in) and optional y "
                                                             "(default %(default)s)")
@@ -49,7 +53,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", default=None, help="output folder (default build/<weights stem>/)")
     p.add_argument("--jobs", type=int, default=2, help="ngspice processes at once (default %(default)s)")
     p.add_argument("--corner", choices=CORNERS, default="tt", help="process corner (default %(default)s)")
-    p.add_argument("--temp", type=float, default=27.0, help="temperature in °C (default %(default)s)")
+    p.add_argument("--temp", type=float, default=TEMPERATURE_C, help="temperature in °C (default %(default)s)")
+    p.add_argument("--vdd", type=float, default=SUPPLY_V,
+                   help="supply and control level in V (default %(default)s)")
     p.add_argument("--internal-scale", type=float, default=MappingConfig.internal_scale,
                    help="internal current per software unit (default %(default)s)")
     p.add_argument("--max-step", type=float, default=MAX_STEP_FRACTION,
@@ -57,9 +63,24 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse out-of-range numbers with a one-line reason, before anything runs."""
+    if args.jobs < 1:
+        fail(f"--jobs: must be >= 1, got {args.jobs}")
+    if args.n is not None and args.n < 1:
+        fail(f"-n: must be >= 1, got {args.n}")
+    if not 0 < args.max_step <= 1:
+        fail(f"--max-step: expected a fraction of a frame in (0, 1], got {args.max_step:g}")
+    if not 0.5 <= args.vdd <= 2.5:
+        fail(f"--vdd: expected a supply in volts within [0.5, 2.5], got {args.vdd:g}")
+    if not -60 <= args.temp <= 150:
+        fail(f"--temp: expected a temperature in °C within [-60, 150], got {args.temp:g}")
+
+
 def load_job(args: argparse.Namespace):
     """Weights, inputs and hardware spec named by the parsed arguments; exits with the reason
     (naming the bad input) when one is unusable."""
+    check_args(args)
     try:
         net = load_weights(args.weights)
         inputs = load_inputs(args.inputs, n_in=net.n_in, limit=args.n, classes=net.classes)
@@ -69,42 +90,67 @@ def load_job(args: argparse.Namespace):
     return net, inputs, spec
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parser().parse_args(argv)
-    if args.jobs < 1:
-        fail(f"--jobs: must be >= 1, got {args.jobs}")
-    net, inputs, spec = load_job(args)
-    out = Path(args.out) if args.out else Path("build") / Path(args.weights).stem
+def simulate_job(args: argparse.Namespace, netlist: Path, inputs, spec, command: str,
+                 on_measured=None) -> dict:
+    """Simulate every utterance of ``inputs`` on ``netlist`` with progress lines; a netlist the
+    bench cannot drive, missing models or a failed ngspice run end the command with one line."""
     count = len(inputs.x)
-    progress(f"presim: {count} utterances of {inputs.x.shape[1]} frames, {args.jobs} ngspice jobs, "
-             f"corner {args.corner}, {args.temp:g} °C")
-    done = []
+    progress(f"{command}: {count} utterances of {inputs.x.shape[1]} frames on {netlist}, {args.jobs} ngspice "
+             f"jobs, corner {args.corner}, {args.temp:g} °C, {args.vdd:g} V")
+    covered = labels_covered(inputs.y, count)
+    if count >= 10 and len(covered) == 1:
+        progress(f"warning: all {count} utterances are of class {next(iter(covered))}: the agreement "
+                 "figures cover one class only")
+    done: list[int] = []
 
     def on_done(index, measurement):
         done.append(index)
+        if on_measured is not None:
+            on_measured(index, measurement)
         progress(f"[{len(done)}/{count}] utterance {index}: {measurement.sim_seconds:.1f} s, "
                  f"decision {measurement.decision}, {measurement.power_nW['total']:.1f} nW")
 
+    try:
+        result = evaluate(netlist, spec, inputs.x, inputs.y, jobs=args.jobs, corner=args.corner,
+                          temperature_C=args.temp, on_done=on_done, max_step_fraction=args.max_step,
+                          vdd_V=args.vdd)
+    except (BenchError, SpiceError, ModelsError) as error:
+        fail(f"{netlist}: {error}")
+    result.update(weights=str(args.weights), inputs=str(args.inputs))
+    return result
+
+
+def summary_line(result: dict, path: Path) -> str:
+    power = result["power_nW"]
+    inputs = power.get("inputs_mean")
+    return (f"decision agreement {result['decision_agreement']:.3f}, frame-state agreement "
+            f"{result['frame_state_agreement']:.4f}, chip power {power['total_mean']:.1f} nW "
+            f"(cells {power['cells_mean']:.1f}, feedforward {power['feedforward_mean']:.1f}, "
+            f"bias {power['bias_mean']:.1f}; besides: control {power['control_mean']:.2f}, inputs "
+            f"{'–' if inputs is None else f'{inputs:.1f}'}), {result['sim_seconds_per_utterance']:.1f} "
+            f"s/utterance; wrote {path}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    net, inputs, spec = load_job(args)
+    out = Path(args.out) if args.out else Path("build") / Path(args.weights).stem
     workdir = Path(tempfile.mkdtemp(prefix="bmru_presim_"))
     try:
         netlist = workdir / "schematic.spice"
         netlist.write_text(schematic_text(spec))
-        result = evaluate("schematic", netlist, spec, inputs.x, inputs.y, jobs=args.jobs, corner=args.corner,
-                          temperature_C=args.temp, on_done=on_done, max_step_fraction=args.max_step)
-        result.update(weights=str(args.weights), inputs=str(args.inputs))
+        result = simulate_job(args, netlist, inputs, spec, "presim")
         out.mkdir(parents=True, exist_ok=True)
         if not _same_spec(out / "spec.json", spec):  # keep the generator's spec.json (it adds the area)
             atomic_write(out / "spec.json", lambda tmp: Path(tmp).write_text(spec_json(spec)))
-        atomic_write(out / "schematic.spice", lambda tmp: shutil.copyfile(netlist, tmp))
+        target = out / "schematic.spice"
+        if not target.is_file() or target.read_bytes() != netlist.read_bytes():  # keep make's timestamps
+            atomic_write(target, lambda tmp: shutil.copyfile(netlist, tmp))
+        result["netlist_file"] = str(out / "schematic.spice")  # the same bytes, where they stay
         write_json(out / "presim.json", result)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    power = result["power_nW"]
-    progress(f"decision agreement {result['decision_agreement']:.3f}, frame-state agreement "
-             f"{result['frame_state_agreement']:.4f}, power {power['total_mean']:.1f} nW "
-             f"(cells {power['cells_mean']:.1f}, feedforward {power['feedforward_mean']:.1f}, "
-             f"bias {power['bias_mean']:.1f}), {result['sim_seconds_per_utterance']:.1f} s/utterance; "
-             f"wrote {out / 'presim.json'}")
+    progress(summary_line(result, out / "presim.json"))
 
 
 if __name__ == "__main__":

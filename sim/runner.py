@@ -1,11 +1,14 @@
 """Netlist in, measurements out: simulate utterances on any netlist with the array's top pins.
 
 Used by ``sim.presim`` (schematic) and, unchanged, by post-layout simulation (extracted
-netlist): only the netlist path and its label differ.
+netlist): only the netlist path differs. What was simulated is recorded with the result: the
+netlist's kind (an extracted netlist carries :mod:`extract.pex`'s provenance line), its file
+and SHA-256, the corner, temperature and supply.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,10 +17,12 @@ from typing import Callable
 import numpy as np
 
 from bmru.model import run
+from extract.pex import provenance
 from generators.mapping import HardwareSpec, quantised_network
+from pdk_sky130_180.devices import SUPPLY_V
 from sim.compare import compare
 from sim.measure import Measurement, measure
-from sim.ngspice import run_deck
+from sim.ngspice import SpiceError, run_deck
 from sim.stimulus import Timing
 from sim.testbench import TopCircuit, deck_text, find_top
 
@@ -25,55 +30,79 @@ from sim.testbench import TopCircuit, deck_text, find_top
 MAX_STEP_FRACTION = 0.01  # largest transient step, as a fraction of a frame
 
 
+def sha256_of(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def netlist_kind(text: str) -> str:
+    """``"pex"`` for a netlist written by extract.pex (it carries a provenance line), else ``"schematic"``."""
+    return "pex" if provenance(text) is not None else "schematic"
+
+
 def simulate_one(netlist_path: Path, top: TopCircuit, spec: HardwareSpec, x: np.ndarray, corner: str = "tt",
-                 temperature_C: float = 27.0, max_step_fraction: float = MAX_STEP_FRACTION) -> Measurement:
+                 temperature_C: float = 27.0, max_step_fraction: float = MAX_STEP_FRACTION,
+                 vdd_V: float = SUPPLY_V) -> Measurement:
     """One utterance. A long maximum step lets charge-integration error drift the cells'
     high-impedance comparator nodes by ~pA (a cell then flips late in a frame), hence 1 % of a frame."""
     deck = deck_text(netlist_path, top, x, spec.unit_current_A, spec.frame_period_s, corner, temperature_C,
-                     max_step_fraction)
+                     max_step_fraction, vdd_V)
     result = run_deck(deck)
     timing = Timing(spec.frame_period_s, x.shape[0])
-    return measure(result, top, timing, spec.unit_current_A, spec.internal_scale)
+    return measure(result, top, timing, spec.unit_current_A, spec.internal_scale, x, vdd_V)
 
 
 def simulate(netlist_path: str | Path, spec: HardwareSpec, x: np.ndarray, jobs: int = 2, corner: str = "tt",
              temperature_C: float = 27.0, top_name: str | None = None,
              on_done: Callable[[int, Measurement], None] | None = None,
-             max_step_fraction: float = MAX_STEP_FRACTION) -> list[Measurement]:
-    """Simulate each utterance of ``x`` (n, T, n_in), ``jobs`` ngspice processes at a time."""
+             max_step_fraction: float = MAX_STEP_FRACTION, vdd_V: float = SUPPLY_V) -> list[Measurement]:
+    """Simulate each utterance of ``x`` (n, T, n_in), ``jobs`` ngspice processes at a time. A failed
+    run (ngspice error, missing vector, transient short of its stop time) raises
+    :class:`SpiceError` naming the utterance."""
     netlist_path = Path(netlist_path).resolve()
     top = find_top(netlist_path.read_text(), top_name)
     results: list[Measurement | None] = [None] * len(x)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(simulate_one, netlist_path, top, spec, x[i], corner, temperature_C,
-                               max_step_fraction): i
+                               max_step_fraction, vdd_V): i
                    for i in range(len(x))}
         for future in futures:
             index = futures[future]
-            results[index] = future.result()
+            try:
+                results[index] = future.result()
+            except SpiceError as error:
+                for other in futures:
+                    other.cancel()
+                raise SpiceError(f"utterance {index}: {error}") from None
             if on_done is not None:
                 on_done(index, results[index])
     return results  # type: ignore[return-value]
 
 
-def evaluate(netlist_label: str, netlist_path: str | Path, spec: HardwareSpec, x: np.ndarray,
+def evaluate(netlist_path: str | Path, spec: HardwareSpec, x: np.ndarray,
              labels: np.ndarray | None, jobs: int = 2, corner: str = "tt", temperature_C: float = 27.0,
              top_name: str | None = None,
              on_done: Callable[[int, Measurement], None] | None = None,
-             max_step_fraction: float = MAX_STEP_FRACTION) -> dict:
-    """The presim/postlayout JSON: agreement with the quantised software model, accuracy, power."""
+             max_step_fraction: float = MAX_STEP_FRACTION, vdd_V: float = SUPPLY_V) -> dict:
+    """The presim/postlayout JSON: agreement with the quantised software model, accuracy, power,
+    and what was simulated."""
+    netlist_path = Path(netlist_path)
+    kind = netlist_kind(netlist_path.read_text())
+    digest = sha256_of(netlist_path)
     net = quantised_network(spec)
     start = time.perf_counter()
     sw = run(net, x)
     software_seconds = (time.perf_counter() - start) / len(x)
     start = time.perf_counter()
-    hw = simulate(netlist_path, spec, x, jobs, corner, temperature_C, top_name, on_done, max_step_fraction)
+    hw = simulate(netlist_path, spec, x, jobs, corner, temperature_C, top_name, on_done, max_step_fraction, vdd_V)
     wall = time.perf_counter() - start
     summary = compare(sw, hw, labels)
     result = {
-        "netlist": netlist_label,
+        "netlist": kind,
+        "netlist_file": str(netlist_path),
+        "netlist_sha256": digest,
         "corner": corner,
-        "temperature_C": temperature_C,
+        "temp_C": temperature_C,
+        "vdd_V": vdd_V,
         "sim_seconds_per_utterance": float(np.mean([m.sim_seconds for m in hw])),
         "sim_wall_seconds": wall,
         "jobs": jobs,

@@ -89,10 +89,17 @@ def find_top(netlist_text: str, name: str | None = None) -> TopCircuit:
     raise BenchError(f"netlist: no sub-circuit named {name!r}")
 
 
+def control_sources(top: TopCircuit) -> list[str]:
+    """Names of the voltage sources that drive the control pins (rst, en<l>, enb<l>)."""
+    pins = (["rst"] if "rst" in top.pins else []) + top.enables + top.enable_complements
+    return [f"v{pin}" for pin in pins]
+
+
 def deck_text(netlist_path: str | Path, top: TopCircuit, x: np.ndarray, unit_current_A: float,
               frame_period_s: float, corner: str = "tt", temperature_C: float = 27.0,
-              max_step_fraction: float = 0.05) -> str:
-    """Full deck simulating one utterance ``x`` (T, n_in) on the netlist's top circuit."""
+              max_step_fraction: float = 0.05, vdd_V: float = SUPPLY_V) -> str:
+    """Full deck simulating one utterance ``x`` (T, n_in) on the netlist's top circuit, every
+    supply and control level at ``vdd_V``."""
     frames, n_in = x.shape
     if len(top.inputs) != n_in:
         raise BenchError(f"netlist: top circuit {top.name} has {len(top.inputs)} input pins, x has {n_in} features")
@@ -107,7 +114,7 @@ def deck_text(netlist_path: str | Path, top: TopCircuit, x: np.ndarray, unit_cur
         raise BenchError(f"netlist: top circuit {top.name} has pins the bench does not know: {unknown}")
     lines.append(f"Xdut {' '.join(top.pins)} {top.name}")
     for supply in top.supplies:
-        lines.append(f"V{supply} {supply} 0 {SUPPLY_V:g}")
+        lines.append(f"V{supply} {supply} 0 {vdd_V:g}")
     if "vss" in top.pins:
         lines.append("Vvss vss 0 0")
     if "iref" in top.pins:
@@ -116,18 +123,18 @@ def deck_text(netlist_path: str | Path, top: TopCircuit, x: np.ndarray, unit_cur
             raise BenchError("netlist: iref needs a vdd pin to draw from")
         lines.append(f"Iref {source} iref {unit_current_A:g}")
     if "rst" in top.pins:
-        lines.append(f"Vrst rst 0 {pwl_text(reset_points(timing, SUPPLY_V))}")
+        lines.append(f"Vrst rst 0 {pwl_text(reset_points(timing, vdd_V))}")
     for layer, pin in enumerate(top.enables):
-        points = enable_points(timing, layer, len(top.enables), SUPPLY_V)
+        points = enable_points(timing, layer, len(top.enables), vdd_V)
         lines.append(f"V{pin} {pin} 0 {pwl_text(points)}")
         if f"enb{layer}" in top.pins:
-            lines.append(f"Venb{layer} enb{layer} 0 {pwl_text([(t, SUPPLY_V - v) for t, v in points])}")
+            lines.append(f"Venb{layer} enb{layer} 0 {pwl_text([(t, vdd_V - v) for t, v in points])}")
     for j, pin in enumerate(top.inputs):
         lines.append(f"I{pin} 0 {pin} {pwl_text(pwl_points(currents[:, j], timing))}")
     for pin in top.outputs:
         lines.append(f"V{pin} {pin} 0 {OUT_HOLD_V:g}")
     vectors = [f"v({p})" for p in top.states] + [f"i(v{p})" for p in top.outputs] + [
-        f"i(v{s})" for s in top.supplies]
+        f"i(v{s})" for s in top.supplies] + [f"i({source})" for source in control_sources(top)]
     step = frame_period_s / 100
     analysis = f"tran {step:.6g} {timing.stop_s:.9g} 0 {frame_period_s * max_step_fraction:.6g}"
     save = "save " + " ".join(vectors)

@@ -110,3 +110,23 @@ def test_bad_arguments():
         D.generate(TINY, splits=("dev",))
     with pytest.raises(D.DataError, match="processes"):
         D.generate(TINY, processes=0)
+
+
+def test_interleaved_classes_balance_every_prefix():
+    from bmru.data import interleave_classes
+
+    labels = np.array([1, 1, 1, 1, 0, 0, 2])
+    order = interleave_classes(labels)
+    assert list(labels[order]) == [0, 1, 2, 0, 1, 1, 1]
+    assert list(order) == [4, 0, 6, 5, 1, 2, 3]  # each class keeps its own order
+
+
+def test_shipped_test_set_covers_both_classes_in_every_prefix():
+    """Circuit checks simulate the first N utterances: from N = 2 on, both classes are there
+    in equal numbers (the set used to start with 300 'yes' clips)."""
+    from pathlib import Path
+
+    with np.load(Path(__file__).resolve().parents[1] / "examples" / "kws_yes_test.npz") as data:
+        labels = data["y"]
+    for count in range(2, 101, 2):
+        assert np.bincount(labels[:count], minlength=2).tolist() == [count // 2, count // 2]

@@ -48,7 +48,8 @@ def test_tiny_network_post_layout_matches_software(tmp_path):
 
     x = np.array([FRAMES, FRAMES[::-1]], dtype=float)
     labels = np.array([0, 1])
-    result = evaluate("pex", netlist, load_spec(outputs.spec), x, labels, jobs=2)
+    result = evaluate(netlist, load_spec(outputs.spec), x, labels, jobs=2)
+    assert result["netlist"] == "pex"
     assert result["decision_agreement"] == 1.0
     assert result["frame_state_agreement"] == 1.0, result["per_utterance"]
     assert 0 < result["power_nW"]["total_mean"] < 50

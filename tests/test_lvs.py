@@ -1,4 +1,7 @@
-"""LVS negative tests on a small mirror: each injected fault is detected and named in lvs.txt."""
+"""LVS negative tests on a small mirror: each injected fault is detected and named in lvs.txt.
+
+LVS compares fingers (count and width), not only the summed W, so the reference netlists
+here write every device as its unit fingers (see :func:`finger_spice`)."""
 
 from __future__ import annotations
 
@@ -14,11 +17,20 @@ from extract.lvs import main as lvs_main
 from extract.lvs import report_text, run_lvs, write_reports
 from generators.cells import to_layout, write_gds
 from generators.cells.mirror import mirror, mirror_spice
+from generators.cells.transistor import mosfet, mosfet_spice
 from pdk_sky130_180 import layers as L
 from tests.layout_helpers import write
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = dict(polarity="n", w=1.0, l=1.0, ref_units=1, out_units=(1, 2))
+
+
+def _replace_line(text: str, prefix: str, *lines: str) -> str:
+    """``text`` with the netlist line starting with ``prefix`` replaced by ``lines``."""
+    out = []
+    for line in text.splitlines():
+        out.extend(lines if line.startswith(prefix) else (line,))
+    return "\n".join(out) + "\n"
 
 
 @pytest.fixture(scope="module")
@@ -120,10 +132,68 @@ def test_swapped_pin_label(cell, good, tmp_path):
 
 
 def test_m_equals_k_folds(cell, good, tmp_path):
-    """The d2 output has 2 units (4 fingers) in the layout, one m=2 instance in the netlist."""
+    """The d2 output has 2 units (4 fingers of 1 µm) in the layout, one m=4 w=1 instance in the
+    netlist."""
     result, text = _run(*good, tmp_path / "out")
     assert result.match, text
-    assert "m=2" in good[1].read_text()
+    assert "XMOUT2 d2 gate source body sky130_fd_pr__nfet_01v8 w=1 l=1 m=4" in good[1].read_text()
+    summary = json.loads((tmp_path / "out" / "lvs.json").read_text())
+    assert summary["finger_mismatches"] == 0
+    assert summary["fingers_layout"] == summary["fingers_schematic"] == 8
+
+
+def test_parallel_instances_add_up(cell, good, tmp_path):
+    """Several instances on the same nets are one device whose fingers add up: m=1 + m=3 of
+    1 µm is the d2 output's 4 fingers; ``nf`` splits ``w`` into fingers (BSIM4)."""
+    base = good[1].read_text()
+    for name, lines in (("split", ("XMOUT2a d2 gate source body sky130_fd_pr__nfet_01v8 w=1 l=1 m=1",
+                                   "XMOUT2b d2 gate source body sky130_fd_pr__nfet_01v8 w=1 l=1 m=3")),
+                        ("nf", ("XMOUT2 d2 gate source body sky130_fd_pr__nfet_01v8 w=2 l=1 m=2 nf=2",))):
+        net = tmp_path / f"{name}.spice"
+        net.write_text(_replace_line(base, "XMOUT2 ", *lines))
+        result, text = _run(good[0], net, tmp_path / name)
+        assert result.match, text
+
+
+def test_same_w_other_finger_count(cell, good, tmp_path):
+    """d2 written as 2 fingers of 2 µm (W = 4 µm, as the 4 fingers of 1 µm in the layout) fails
+    LVS, and the report names the device and both finger counts and widths."""
+    net = tmp_path / "fingers.spice"
+    net.write_text(_replace_line(good[1].read_text(), "XMOUT2 ",
+                                 "XMOUT2 d2 gate source body sky130_fd_pr__nfet_01v8 w=2 l=1 m=2"))
+    result, text = _run(good[0], net, tmp_path / "out")
+    assert not result.match
+    assert "fingers MISMATCH  MOUT2" in text, text
+    assert "layout 4 fingers x 1 µm  |  schematic 2 fingers x 2 µm" in text, text
+    summary = json.loads((tmp_path / "out" / "lvs.json").read_text())
+    assert summary["match"] is False and summary["finger_mismatches"] == 1
+
+
+def test_same_w_same_count_other_widths(cell, good, tmp_path):
+    """4 fingers of 0.5 and 1.5 µm (W = 4 µm, NF = 4) are not 4 fingers of 1 µm."""
+    net = tmp_path / "widths.spice"
+    net.write_text(_replace_line(good[1].read_text(), "XMOUT2 ",
+                                 "XMOUT2a d2 gate source body sky130_fd_pr__nfet_01v8 w=0.5 l=1 m=2",
+                                 "XMOUT2b d2 gate source body sky130_fd_pr__nfet_01v8 w=1.5 l=1 m=2"))
+    result, text = _run(good[0], net, tmp_path / "out")
+    assert not result.match
+    assert "layout 4 fingers x 1 µm  |  schematic 4 fingers of unequal width" in text, text
+
+
+def test_layout_finger_split(tmp_path):
+    """The bug as reported: 25 fingers of 0.96 µm drawn, 24 fingers of 1 µm in the netlist
+    (both W = 24 µm)."""
+    c = mosfet(polarity="n", w=0.96, l=0.5, fingers=25)
+    gds = write_gds(c, tmp_path / "fet.gds")
+    net = tmp_path / "fet.spice"
+    net.write_text(mosfet_spice(c.name, polarity="n", w=1.0, l=0.5, fingers=24))
+    result, text = _run(gds, net, tmp_path / "out")
+    assert not result.match
+    assert "fingers MISMATCH  M1" in text, text
+    assert "layout 25 fingers x 0.96 µm  |  schematic 24 fingers x 1 µm" in text, text
+    net.write_text(mosfet_spice(c.name, polarity="n", w=0.96, l=0.5, fingers=25))
+    result, text = _run(gds, net, tmp_path / "ok")
+    assert result.match, text
 
 
 def test_cli_exit_codes(good, tmp_path):
@@ -132,7 +202,7 @@ def test_cli_exit_codes(good, tmp_path):
     assert lvs_main([str(tmp_path / "missing.gds"), str(net), "-o", str(tmp_path / "bad")]) == 2
     assert not (tmp_path / "bad").exists()
     wrong = tmp_path / "wrong.spice"
-    wrong.write_text(net.read_text().replace("m=2", "m=5"))
+    wrong.write_text(net.read_text().replace("m=4", "m=5"))
     assert lvs_main([str(gds), str(wrong), "-o", str(tmp_path / "mm")]) == 1
     assert (tmp_path / "mm" / "lvs.txt").is_file() and (tmp_path / "mm" / "lvs.lvsdb").is_file()
 

@@ -129,3 +129,55 @@ def test_ambiguous_widths_take_the_unit_of_their_schematic_twin():
     # without the cross-reference, only exact multiples count (52.02 is not 52 fingers of 1 µm)
     _, beta_guess = restore_fingers(folded, units).splitlines()
     assert " w=1.02 " in beta_guess and beta_guess.endswith(" m=51")
+
+
+KPEX_TWO_NETS = "\n".join([
+    ".SUBCKT top a b rst sky130_gnd",
+    "X$1 a b sky130_gnd sky130_gnd sky130_fd_pr__nfet_01v8 l=1 w=1",
+    "X$2 rst a sky130_gnd sky130_gnd sky130_fd_pr__nfet_01v8 l=1 w=1",
+    "Cext_1 a b 0.2f",  # below the floor: moved to the substrate
+    "Cext_2 rst b 0.1f",
+    "Cext_3 a sky130_gnd 2f",
+    ".ENDS top",
+])
+
+
+def test_moved_couplings_land_on_the_cores_substrate_in_a_wrapped_netlist():
+    """The drop-in netlist has two sub-circuits (the extracted core and the wrapper with the
+    schematic's pins); the moved capacitors must end on the core's substrate pin, which the
+    wrapper ties to vss, not on a new node of the wrapper that nothing drives."""
+    from extract.pex import floating_nodes, ground_small_couplings
+
+    wrapped, *_ = wrap_netlist(KPEX_TWO_NETS, "top", ("a", "b", "rst"))
+    text, moved, _ = ground_small_couplings(wrapped, 0.5)
+    assert moved == 2
+    lines = text.splitlines()
+    core_start = next(i for i, line in enumerate(lines) if line.lower().startswith(".subckt top_pex_core"))
+    core_end = next(i for i, line in enumerate(lines) if line.lower().startswith(".ends top_pex_core"))
+    grounded = [i for i, line in enumerate(lines) if line.startswith("Cgnd_")]
+    assert grounded and all(core_start < i < core_end for i in grounded)
+    assert floating_nodes(text) == []
+
+
+def test_floating_node_check_names_the_node():
+    from extract.pex import PexError, check_floating_nodes, floating_nodes
+
+    buggy = "\n".join([
+        ".subckt core a b sky130_gnd", "X1 a b sky130_gnd sky130_gnd sky130_fd_pr__nfet_01v8 l=1 w=1",
+        ".ends core",
+        ".subckt top a b", "Xcore a b vss core", "Cgnd_0 a sky130_gnd 0.2f", "Cgnd_1 b sky130_gnd 0.2f",
+        ".ends top",
+    ])
+    assert floating_nodes(buggy) == [("top", "sky130_gnd")]
+    with pytest.raises(PexError, match="node sky130_gnd in sub-circuit top connects only to capacitors"):
+        check_floating_nodes(buggy)
+    # a pin that only meets capacitors inside its sub-circuit is driven from outside: fine
+    check_floating_nodes(".subckt top a b\nC1 a b 1f\n.ends top\n")
+
+
+def test_provenance_line_round_trips():
+    from extract.pex import provenance, provenance_line
+
+    record = {"lvsdb_sha256": "ab" * 32, "layout_sha256": "cd" * 32}
+    assert provenance(provenance_line(record) + "\n.subckt top a\n.ends top\n") == record
+    assert provenance(".subckt top a\n.ends top\n") is None

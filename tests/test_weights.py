@@ -129,3 +129,18 @@ def test_save_refuses_invalid_and_writes_nothing(tmp_path, rng):
     with pytest.raises(WeightsError, match="alpha0"):
         save_weights(tmp_path / "w.npz", arrays)
     assert os.listdir(tmp_path) == []
+
+
+def test_npz_bytes_depend_only_on_the_arrays(tmp_path):
+    """The same arrays give the same file (no time stamps), and numpy reads it back."""
+    import time
+
+    from bmru.weights import write_npz
+
+    arrays = {"x": np.arange(6.0).reshape(2, 3), "word": np.array(["yes", "no"])}
+    write_npz(tmp_path / "a.npz", arrays, compressed=True)
+    time.sleep(2.1)  # zip time stamps have a 2 s resolution
+    write_npz(tmp_path / "b.npz", arrays, compressed=True)
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    with np.load(tmp_path / "a.npz", allow_pickle=False) as loaded:
+        assert np.array_equal(loaded["x"], arrays["x"]) and list(loaded["word"]) == ["yes", "no"]

@@ -8,8 +8,8 @@ gate, source and drain on the source) ends the row on both sides.
 
 Ports and pin labels: ``gate`` (met1, east; also the reference drain), ``source`` (met1, west),
 ``d1`` .. ``dK`` (met2, east, the output drains), ``body`` (met1, west, with ``tap=True``).
-:func:`mirror_spice` writes the matching subcircuit, each device as ONE instance of W = 2 w
-with ``m`` = its unit count (LVS folds the parallel fingers).
+:func:`mirror_spice` writes the matching subcircuit, each device as ONE instance of its
+fingers, ``w`` with ``m`` = 2 x its unit count (LVS compares finger count and width).
 """
 
 from __future__ import annotations
@@ -107,13 +107,14 @@ def mirror(polarity: str = "n", w: float = 1.0, l: float = 1.0, ref_units: int =
 
 def mirror_spice(name: str, polarity: str = "n", w: float = 1.0, l: float = 1.0, ref_units: int = 1,
                  out_units: tuple[int, ...] = (1,), body: str = "body") -> str:
-    """Reference subcircuit: pins ``gate source d1..dK body``; one m=k instance per device."""
+    """Reference subcircuit: pins ``gate source d1..dK body``; one instance per device, its
+    fingers as ``m`` (a unit is FINGERS_PER_UNIT fingers of ``w``)."""
     model = NFET if polarity == "n" else PFET
     outs = [f"d{i + 1}" for i in range(len(out_units))]
-    wu = FINGERS_PER_UNIT * w
+    f = FINGERS_PER_UNIT
     lines = [f".subckt {name} gate source {' '.join(outs)} {body}",
-             f"XMREF gate gate source {body} {model} w={wu:g} l={l:g} m={ref_units}"]
+             f"XMREF gate gate source {body} {model} w={w:g} l={l:g} m={f * ref_units}"]
     for i, k in enumerate(out_units):
-        lines.append(f"XMOUT{i + 1} {outs[i]} gate source {body} {model} w={wu:g} l={l:g} m={k}")
+        lines.append(f"XMOUT{i + 1} {outs[i]} gate source {body} {model} w={w:g} l={l:g} m={f * k}")
     lines.append(f".ends {name}")
     return "\n".join(lines) + "\n"
