@@ -91,11 +91,11 @@ def load_job(args: argparse.Namespace):
 
 
 def simulate_job(args: argparse.Namespace, netlist: Path, inputs, spec, command: str,
-                 on_measured=None) -> dict:
+                 on_measured=None, shown_as: str | None = None) -> dict:
     """Simulate every utterance of ``inputs`` on ``netlist`` with progress lines; a netlist the
     bench cannot drive, missing models or a failed ngspice run end the command with one line."""
     count = len(inputs.x)
-    progress(f"{command}: {count} utterances of {inputs.x.shape[1]} frames on {netlist}, {args.jobs} ngspice "
+    progress(f"{command}: {count} utterances of {inputs.x.shape[1]} frames on {shown_as or netlist}, {args.jobs} ngspice "
              f"jobs, corner {args.corner}, {args.temp:g} °C, {args.vdd:g} V")
     covered = labels_covered(inputs.y, count)
     if count >= 10 and len(covered) == 1:
@@ -115,7 +115,7 @@ def simulate_job(args: argparse.Namespace, netlist: Path, inputs, spec, command:
                           temperature_C=args.temp, on_done=on_done, max_step_fraction=args.max_step,
                           vdd_V=args.vdd)
     except (BenchError, SpiceError, ModelsError) as error:
-        fail(f"{netlist}: {error}")
+        fail(f"{shown_as or netlist}: {error}")
     result.update(weights=str(args.weights), inputs=str(args.inputs))
     return result
 
@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         netlist = workdir / "schematic.spice"
         netlist.write_text(schematic_text(spec))
-        result = simulate_job(args, netlist, inputs, spec, "presim")
+        result = simulate_job(args, netlist, inputs, spec, "presim",
+                              shown_as=f"the schematic of {args.weights}")
         out.mkdir(parents=True, exist_ok=True)
         if not _same_spec(out / "spec.json", spec):  # keep the generator's spec.json (it adds the area)
             atomic_write(out / "spec.json", lambda tmp: Path(tmp).write_text(spec_json(spec)))
