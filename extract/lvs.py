@@ -138,6 +138,12 @@ def read_schematic(path: str | os.PathLike) -> db.Netlist:
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise LvsInputError(f"cannot read netlist {path}: {first}") from None
+    for circuit in netlist.each_circuit():
+        # KLayout reads a call of an undefined sub-circuit as an empty circuit, which then
+        # flattens to nothing: the missing block would vanish from the comparison
+        empty = not any(True for _ in circuit.each_device()) and not any(True for _ in circuit.each_subcircuit())
+        if empty and any(True for _ in circuit.each_ref()):
+            raise LvsInputError(f"netlist {path}: sub-circuit {circuit.name} is called but not defined")
     return netlist
 
 

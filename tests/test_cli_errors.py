@@ -22,6 +22,7 @@ def bad(tmp_path_factory) -> Path:
     (folder / "netlist.spice").write_text(".subckt broken a\nM1 a b\n")  # a 2-node MOSFET, no .ends
     (folder / "lvs.lvsdb").write_text("not an LVS database\n")
     (folder / "ok.spice").write_text(".subckt top a\nR1 a 0 1k\n.ends top\n")
+    (folder / "undefined.spice").write_text(".subckt top a\nXq a missing_block\n.ends top\n")
     import klayout.db as kdb
 
     layout = kdb.Layout()
@@ -38,6 +39,9 @@ CASES = {
     "drc gds": (["extract.drc", "{bad}/layout.gds", "-o", "{out}"], "layout.gds"),
     "lvs gds": (["extract.lvs", "{bad}/layout.gds", "{bad}/ok.spice", "-o", "{out}"], "layout.gds"),
     "lvs netlist": (["extract.lvs", "{bad}/empty.gds", "{bad}/netlist.spice", "-o", "{out}"], "netlist.spice"),
+    # KLayout reads the call of an undefined block as an empty circuit that flattens to nothing
+    "lvs undefined block": (["extract.lvs", "{bad}/empty.gds", "{bad}/undefined.spice", "-o", "{out}"],
+                            "MISSING_BLOCK"),
     "pex lvsdb": (["extract.pex", "{bad}/lvs.lvsdb", "-s", "{bad}/ok.spice", "-o", "{out}"], "lvs.lvsdb"),
     "pex schematic": (["extract.pex", "{bad}/lvs.lvsdb", "-s", "{bad}/netlist.spice", "-o", "{out}"],
                       "netlist.spice"),
