@@ -1,0 +1,194 @@
+"""The software power model (``bmru.power``) against SPICE: per utterance and per supply.
+
+    .venv/bin/python benchmarks/power_model.py [--reference FILE ...] [--presim-log FILE] [-o OUT]
+
+Reads presim/postlayout JSON results (``power_nW`` per utterance: total, cells, feedforward,
+bias), runs the power model on the same utterances and writes, per reference, the relative error
+of each supply group per utterance and its summary (mean, max, share within 5 %), once with the
+uncalibrated model (exact mirror copies) and once with ``bmru.power.DEFAULT_CALIBRATION``. It
+also refits the calibration's gains on the fit set (the first 25 utterances of the first
+reference) so a reader can check that the shipped constants come from there, and times the model
+against the reference's seconds per simulated utterance.
+
+Index order: results written before the balanced test-set order (#15) carry no
+``labels_covered``; their utterance i is the i-th "yes" clip, which the balanced file holds at
+2 i + 1 (``bmru.data.interleave_classes``). The script checks the label of every mapped
+utterance. ``--presim-log`` reads the per-utterance totals (0.1 nW resolution) that a running
+``sim.presim`` prints, for a run whose JSON is not written yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bmru.cli import write_json  # noqa: E402
+from bmru.inputs import load_inputs  # noqa: E402
+from bmru.power import DEFAULT_CALIBRATION, Calibration, Power, power, supply_currents  # noqa: E402
+from bmru.weights import load_weights  # noqa: E402
+from generators.mapping import map_network  # noqa: E402
+
+GROUPS = ("total", "cells", "feedforward", "bias")
+FIT_COUNT = 25  # the first 25 utterances of the first reference fit the gains; the rest are held out
+STATE_AGREEMENT_FLOOR = 0.99  # below this the circuit did not compute the model's states: not a power error
+DEFAULT_REFERENCES = ("characterisation/presim_reference_tt.json", "characterisation/postlayout_reference_tt.json",
+                      "build/ref/presim.json", "build/ref/postlayout.json")
+
+
+def balanced_index(reference: dict, index: int) -> int:
+    """Index into the balanced test set of a reference's utterance ``index``."""
+    return index if "labels_covered" in reference else 2 * index + 1
+
+
+def load_reference(path: Path, labels: np.ndarray | None) -> dict:
+    data = json.loads(path.read_text())
+    rows = []
+    for row in data["per_utterance"]:
+        index = balanced_index(data, int(row["index"]))
+        if labels is not None and "label" in row and int(labels[index]) != int(row["label"]):
+            raise SystemExit(f"{path}: utterance {row['index']} maps to {index}, whose label differs")
+        rows.append({"index": index, "label": row.get("label"), "power_nW": row["power_nW"],
+                     "frame_state_agreement": row.get("frame_state_agreement", 1.0)})
+    return {"path": str(path), "netlist": data.get("netlist"), "rows": rows,
+            "sim_seconds_per_utterance": data.get("sim_seconds_per_utterance"),
+            "control_mean": data.get("power_nW", {}).get("control_mean")}
+
+
+def load_log(path: Path, labels: np.ndarray | None) -> dict:
+    """Totals from a running presim's progress lines ("[k/N] utterance i: ..., 53.8 nW")."""
+    rows, seconds = [], []
+    for match in re.finditer(r"utterance (\d+): ([\d.]+) s, decision \d+, ([\d.]+) nW", path.read_text()):
+        index = int(match.group(1))
+        rows.append({"index": index, "label": None if labels is None else int(labels[index]),
+                     "power_nW": {"total": float(match.group(3))}, "frame_state_agreement": None})
+        seconds.append(float(match.group(2)))
+    return {"path": str(path), "netlist": "schematic (progress log, 0.1 nW resolution)", "rows": rows,
+            "sim_seconds_per_utterance": float(np.mean(seconds)) if seconds else None, "control_mean": None}
+
+
+def model_power(result: Power) -> dict[str, np.ndarray]:
+    return {"total": result.total, "cells": result.cells, "feedforward": result.feedforward, "bias": result.bias}
+
+
+def errors(reference: dict, model: dict[str, np.ndarray], subset: list[int]) -> dict:
+    """Relative error (model / SPICE - 1) per group over the reference rows ``subset``."""
+    out = {}
+    for group in GROUPS:
+        pairs = [(model[group][reference["rows"][k]["index"]], reference["rows"][k]["power_nW"][group])
+                 for k in subset if group in reference["rows"][k]["power_nW"]]
+        if not pairs:
+            continue
+        predicted, measured = np.array(pairs).T
+        relative = predicted / measured - 1
+        out[group] = {"utterances": len(pairs), "spice_mean_nW": float(measured.mean()),
+                      "model_mean_nW": float(predicted.mean()), "mean_rel_error": float(relative.mean()),
+                      "mean_abs_rel_error": float(np.abs(relative).mean()),
+                      "max_abs_rel_error": float(np.abs(relative).max()),
+                      "within_5pct": float(np.mean(np.abs(relative) <= 0.05))}
+    return out
+
+
+def fit_gains(reference: dict, uncalibrated: dict[str, np.ndarray], subset: list[int]) -> dict:
+    """Least-squares gain through the origin per supply group (ff, cells) on ``subset``."""
+    gains = {}
+    for group, key in (("feedforward", "ff_gain"), ("cells", "cells_gain")):
+        measured = np.array([reference["rows"][k]["power_nW"][group] for k in subset])
+        predicted = np.array([uncalibrated[group][reference["rows"][k]["index"]] for k in subset])
+        gains[key] = float(measured @ predicted / (predicted @ predicted))
+    return gains
+
+
+def per_utterance(reference: dict, calibrated: dict[str, np.ndarray]) -> list[dict]:
+    rows = []
+    for row in reference["rows"]:
+        entry = {"index": row["index"], "label": row["label"], "frame_state_agreement": row["frame_state_agreement"]}
+        for group, measured in row["power_nW"].items():
+            if group in GROUPS:
+                predicted = float(calibrated[group][row["index"]])
+                entry[group] = {"spice_nW": measured, "model_nW": round(predicted, 4),
+                                "rel_error": round(predicted / measured - 1, 5)}
+        rows.append(entry)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--weights", default="examples/kws_yes_d4.npz")
+    parser.add_argument("--inputs", default="examples/kws_yes_test.npz")
+    parser.add_argument("--reference", nargs="*", default=None,
+                        help="presim/postlayout JSON files (default: those of %s that exist)" % (DEFAULT_REFERENCES,))
+    parser.add_argument("--presim-log", default=None, help="progress log of a presim run still going")
+    parser.add_argument("-o", "--out", default="benchmarks/results/power_model.json")
+    args = parser.parse_args(argv)
+
+    net = load_weights(args.weights)
+    inputs = load_inputs(args.inputs, n_in=net.n_in, classes=net.classes)
+    spec = map_network(net)
+    paths = [Path(p) for p in (args.reference if args.reference is not None else DEFAULT_REFERENCES)]
+    references = [load_reference(p, inputs.y) for p in paths if p.is_file()]
+    if args.presim_log and Path(args.presim_log).is_file():
+        references.append(load_log(Path(args.presim_log), inputs.y))
+    if not references:
+        raise SystemExit("no reference results found")
+
+    start = time.perf_counter()
+    currents = supply_currents(spec, inputs.x)
+    calibrated_power = power(spec, inputs.x, currents=currents)
+    model_seconds = (time.perf_counter() - start) / len(inputs.x)
+    uncalibrated = model_power(power(spec, inputs.x, Calibration(), currents=currents))
+    calibrated = model_power(calibrated_power)
+
+    first = references[0]
+    behaves = [k for k, row in enumerate(first["rows"]) if (row["frame_state_agreement"] or 1.0) >= STATE_AGREEMENT_FLOOR]
+    fit_rows = [k for k in behaves if k < FIT_COUNT]
+    refit = fit_gains(first, uncalibrated, fit_rows)
+    refitted = model_power(power(spec, inputs.x, replace(DEFAULT_CALIBRATION, **refit), currents=currents))
+
+    result = {"weights": args.weights, "inputs": args.inputs, "calibration": asdict(DEFAULT_CALIBRATION),
+              "fit": {"reference": first["path"], "rows": fit_rows, "refitted_gains": refit,
+                      "state_agreement_floor": STATE_AGREEMENT_FLOOR},
+              "model_seconds_per_utterance": model_seconds, "references": []}
+    for reference in references:
+        count = len(reference["rows"])
+        subsets = {"all": list(range(count))}
+        if reference is first:
+            subsets["fit"] = fit_rows
+            subsets["held_out"] = [k for k in range(count) if k >= FIT_COUNT]
+        else:
+            subsets["held_out"] = list(range(count))
+        subsets["state_agreement_below_floor"] = [
+            k for k, row in enumerate(reference["rows"])
+            if row["frame_state_agreement"] is not None and row["frame_state_agreement"] < STATE_AGREEMENT_FLOOR]
+        for label in sorted({row["label"] for row in reference["rows"] if row["label"] is not None}):
+            subsets[f"label_{label}"] = [k for k, row in enumerate(reference["rows"]) if row["label"] == label]
+        sim_seconds = reference["sim_seconds_per_utterance"]
+        entry = {"path": reference["path"], "netlist": reference["netlist"], "utterances": count,
+                 "sim_seconds_per_utterance": sim_seconds,
+                 "speed_ratio": None if not sim_seconds else sim_seconds / model_seconds,
+                 "spice_control_mean_nW": reference["control_mean"],
+                 "model_control_mean_nW": float(calibrated_power.control.mean()),
+                 "calibrated": {name: errors(reference, calibrated, rows) for name, rows in subsets.items() if rows},
+                 "uncalibrated": {name: errors(reference, uncalibrated, rows) for name, rows in subsets.items() if rows},
+                 "refitted": {name: errors(reference, refitted, rows) for name, rows in subsets.items() if rows},
+                 "per_utterance": per_utterance(reference, calibrated)}
+        result["references"].append(entry)
+        total = entry["calibrated"]["all"]["total"]
+        print(f"{reference['path']}: {count} utterances, total within 5 %: {total['within_5pct']:.2f}, "
+              f"mean |error| {total['mean_abs_rel_error'] * 100:.2f} %, max {total['max_abs_rel_error'] * 100:.2f} %"
+              + ("" if entry["speed_ratio"] is None else f", {entry['speed_ratio']:.3g}x faster than SPICE"))
+    write_json(args.out, result)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
