@@ -51,7 +51,10 @@ def parser() -> argparse.ArgumentParser:
                                                             "(default %(default)s)")
     p.add_argument("-n", type=int, default=None, help="simulate only the first N utterances")
     p.add_argument("-o", "--out", default=None, help="output folder (default build/<weights stem>/)")
-    p.add_argument("--jobs", type=int, default=2, help="ngspice processes at once (default %(default)s)")
+    p.add_argument("--jobs", type=int, default=2,
+                   help="local Dask worker processes, one ngspice run each (default %(default)s; 1: no cluster)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run on an existing Dask cluster (e.g. tcp://host:8786) instead of a local one")
     p.add_argument("--corner", choices=CORNERS, default="tt", help="process corner (default %(default)s)")
     p.add_argument("--temp", type=float, default=TEMPERATURE_C, help="temperature in °C (default %(default)s)")
     p.add_argument("--vdd", type=float, default=SUPPLY_V,
@@ -95,8 +98,8 @@ def simulate_job(args: argparse.Namespace, netlist: Path, inputs, spec, command:
     """Simulate every utterance of ``inputs`` on ``netlist`` with progress lines; a netlist the
     bench cannot drive, missing models or a failed ngspice run end the command with one line."""
     count = len(inputs.x)
-    progress(f"{command}: {count} utterances of {inputs.x.shape[1]} frames on {shown_as or netlist}, {args.jobs} ngspice "
-             f"jobs, corner {args.corner}, {args.temp:g} °C, {args.vdd:g} V")
+    progress(f"{command}: {count} utterances of {inputs.x.shape[1]} frames on {shown_as or netlist}, "
+             f"{args.scheduler or f'{args.jobs} local worker(s)'}, corner {args.corner}, {args.temp:g} °C, {args.vdd:g} V")
     covered = labels_covered(inputs.y, count)
     if count >= 10 and len(covered) == 1:
         progress(f"warning: all {count} utterances are of class {next(iter(covered))}: the agreement "
@@ -113,7 +116,7 @@ def simulate_job(args: argparse.Namespace, netlist: Path, inputs, spec, command:
     try:
         result = evaluate(netlist, spec, inputs.x, inputs.y, jobs=args.jobs, corner=args.corner,
                           temperature_C=args.temp, on_done=on_done, max_step_fraction=args.max_step,
-                          vdd_V=args.vdd)
+                          vdd_V=args.vdd, scheduler=args.scheduler)
     except (BenchError, SpiceError, ModelsError) as error:
         fail(f"{shown_as or netlist}: {error}")
     result.update(weights=str(args.weights), inputs=str(args.inputs))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -20,6 +19,7 @@ from bmru.model import run
 from extract.pex import provenance
 from generators.mapping import HardwareSpec, quantised_network
 from pdk_sky130_180.devices import SUPPLY_V
+from sim.cluster import ClusterError, map_on_cluster
 from sim.compare import compare
 from sim.measure import Measurement, measure
 from sim.ngspice import SpiceError, run_deck
@@ -51,38 +51,47 @@ def simulate_one(netlist_path: Path, top: TopCircuit, spec: HardwareSpec, x: np.
     return measure(result, top, timing, spec.unit_current_A, spec.internal_scale, x, vdd_V)
 
 
+def _simulate_item(item: tuple) -> Measurement:
+    """One utterance from a picklable tuple (runs on a Dask worker)."""
+    return simulate_one(*item)
+
+
 def simulate(netlist_path: str | Path, spec: HardwareSpec, x: np.ndarray, jobs: int = 2, corner: str = "tt",
              temperature_C: float = 27.0, top_name: str | None = None,
              on_done: Callable[[int, Measurement], None] | None = None,
-             max_step_fraction: float = MAX_STEP_FRACTION, vdd_V: float = SUPPLY_V) -> list[Measurement]:
-    """Simulate each utterance of ``x`` (n, T, n_in), ``jobs`` ngspice processes at a time. A failed
-    run (ngspice error, missing vector, transient short of its stop time) raises
-    :class:`SpiceError` naming the utterance."""
+             max_step_fraction: float = MAX_STEP_FRACTION, vdd_V: float = SUPPLY_V,
+             scheduler: str | None = None) -> list[Measurement]:
+    """Simulate each utterance of ``x`` (n, T, n_in): in this process one after the other when
+    ``jobs`` is 1 and no scheduler is named, otherwise on Dask (a local cluster of ``jobs``
+    single-threaded worker processes, or the cluster at ``scheduler``). A failed run (ngspice
+    error, missing vector, transient short of its stop time) raises :class:`SpiceError` naming
+    the utterance."""
     netlist_path = Path(netlist_path).resolve()
     top = find_top(netlist_path.read_text(), top_name)
-    results: list[Measurement | None] = [None] * len(x)
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(simulate_one, netlist_path, top, spec, x[i], corner, temperature_C,
-                               max_step_fraction, vdd_V): i
-                   for i in range(len(x))}
-        for future in futures:
-            index = futures[future]
+    items = [(netlist_path, top, spec, x[i], corner, temperature_C, max_step_fraction, vdd_V) for i in range(len(x))]
+    if scheduler is None and jobs <= 1:
+        results = []
+        for index, item in enumerate(items):
             try:
-                results[index] = future.result()
+                results.append(_simulate_item(item))
             except SpiceError as error:
-                for other in futures:
-                    other.cancel()
                 raise SpiceError(f"utterance {index}: {error}") from None
             if on_done is not None:
-                on_done(index, results[index])
-    return results  # type: ignore[return-value]
+                on_done(index, results[-1])
+        return results
+    try:
+        return map_on_cluster(_simulate_item, items, scheduler=scheduler, on_done=on_done, workers=jobs,
+                              name="utterance")
+    except ClusterError as error:
+        raise SpiceError(str(error)) from None
 
 
 def evaluate(netlist_path: str | Path, spec: HardwareSpec, x: np.ndarray,
              labels: np.ndarray | None, jobs: int = 2, corner: str = "tt", temperature_C: float = 27.0,
              top_name: str | None = None,
              on_done: Callable[[int, Measurement], None] | None = None,
-             max_step_fraction: float = MAX_STEP_FRACTION, vdd_V: float = SUPPLY_V) -> dict:
+             max_step_fraction: float = MAX_STEP_FRACTION, vdd_V: float = SUPPLY_V,
+             scheduler: str | None = None) -> dict:
     """The presim/postlayout JSON: agreement with the quantised software model, accuracy, power,
     and what was simulated."""
     netlist_path = Path(netlist_path)
@@ -93,7 +102,8 @@ def evaluate(netlist_path: str | Path, spec: HardwareSpec, x: np.ndarray,
     sw = run(net, x)
     software_seconds = (time.perf_counter() - start) / len(x)
     start = time.perf_counter()
-    hw = simulate(netlist_path, spec, x, jobs, corner, temperature_C, top_name, on_done, max_step_fraction, vdd_V)
+    hw = simulate(netlist_path, spec, x, jobs, corner, temperature_C, top_name, on_done, max_step_fraction, vdd_V,
+                  scheduler)
     wall = time.perf_counter() - start
     summary = compare(sw, hw, labels)
     result = {
@@ -106,6 +116,7 @@ def evaluate(netlist_path: str | Path, spec: HardwareSpec, x: np.ndarray,
         "sim_seconds_per_utterance": float(np.mean([m.sim_seconds for m in hw])),
         "sim_wall_seconds": wall,
         "jobs": jobs,
+        "scheduler": scheduler,
         "max_step_fraction": max_step_fraction,
         "software_seconds_per_utterance": software_seconds,
         "internal_scale": spec.internal_scale,

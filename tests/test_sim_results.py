@@ -153,3 +153,20 @@ def test_postlayout_refuses_an_extraction_of_another_layout(tmp_path, capsys):
     message = capsys.readouterr().err.strip()
     assert "pex.spice" in message and "lvs.lvsdb" in message and "\n" not in message
     assert not (out / "postlayout.json").exists()
+
+
+@needs_ngspice
+def test_a_failed_utterance_is_named_on_the_dask_cluster(tmp_path):
+    """With two local workers the utterances run on Dask; a failing ngspice run still names
+    its utterance (here every run fails: the netlist calls a model that does not exist)."""
+    from bmru.weights import validate
+    from generators.mapping import map_network
+    from generators.schematic import schematic_text
+    from sim import runner
+    from tests.test_presim import tiny_arrays
+
+    spec = map_network(validate(tiny_arrays()))
+    netlist = tmp_path / "schematic.spice"
+    netlist.write_text(schematic_text(spec).replace("sky130_fd_pr__nfet_01v8", "no_such_model"))
+    with pytest.raises(SpiceError, match=r"utterance \d+: "):
+        runner.simulate(netlist, spec, np.ones((2, 3, 2)), jobs=2)
