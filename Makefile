@@ -8,7 +8,7 @@ INPUTS       ?= examples/kws_yes_test.npz
 N            ?= 50
 OUT          ?= build/$(basename $(notdir $(WEIGHTS)))
 
-.PHONY: help setup test test-fast demo infer array drc lvs pex presim postlayout-sim mc report clean
+.PHONY: help setup test test-fast demo infer array drc lvs pex presim postlayout-sim corners mc report clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -59,6 +59,11 @@ postlayout-sim: setup  ## ngspice on pex.spice (re-extracted if the layout chang
 	@$(MAKE) --no-print-directory $(OUT)/pex.spice WEIGHTS=$(WEIGHTS) OUT=$(OUT)
 	$(PYTHON) -m sim.postlayout $(WEIGHTS) --inputs $(INPUTS) -n $(N) -o $(OUT)
 	$(PYTHON) -m sim.report $(OUT)
+
+CORNERS_N    ?= $(if $(filter command line,$(origin N)),$(N),10)
+
+corners: setup  ## the 45-point PVT grid (tt/ff/ss/sf/fs x -40/27/85 C x 1.62/1.8/1.98 V) on N utterances (Dask): corners.json, corners.png
+	$(PYTHON) -m sim.corners $(WEIGHTS) --inputs $(INPUTS) -n $(CORNERS_N) -o $(OUT)
 
 SAMPLES      ?= 20
 SEED         ?= 1

@@ -1,0 +1,179 @@
+"""``python -m sim.corners WEIGHTS`` — the PVT grid: process corner x temperature x supply.
+
+Every (corner, temperature, supply, utterance) run is one task on the Dask cluster
+(:mod:`sim.cluster`); each grid point is compared with the nominal quantised software model
+exactly as presim/postlayout compare one point. The default grid is the published study's 45
+points: tt/ff/ss/sf/fs x -40/27/85 °C x 1.62/1.80/1.98 V. Writes ``OUT/corners.json``
+(CONTRACT.md section 4: per point ``corner``, ``temp_C``, ``vdd_V``, ``decision_agreement``,
+``frame_state_agreement``, ``power_nW`` {``total_mean``}; ``worst``, the point with the lowest
+decision agreement) and ``OUT/corners.png`` (agreement and power per point).
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bmru.cli import CommandParser, fail, progress, write_json
+from bmru.model import run
+from generators.mapping import MappingConfig, quantised_network
+from generators.schematic import schematic_text
+from pdk_sky130_180.models import CORNERS, ModelsError
+from sim import presim
+from sim.cluster import ClusterError, map_on_cluster
+from sim.compare import compare
+from sim.ngspice import SpiceError
+from sim.postlayout import check_fresh
+from sim.runner import MAX_STEP_FRACTION, _simulate_item, netlist_kind, sha256_of
+from sim.testbench import BenchError, find_top
+
+TEMPERATURES_C = (-40.0, 27.0, 85.0)
+SUPPLIES_V = (1.62, 1.80, 1.98)
+
+
+def parser() -> CommandParser:
+    p = CommandParser(prog="python -m sim.corners", description=__doc__.split("\n\n")[0].split(" — ")[1])
+    p.add_argument("weights", nargs="?", default=presim.DEFAULT_WEIGHTS, help="bmru-fq/1 weights (default %(default)s)")
+    p.add_argument("--inputs", default=presim.DEFAULT_INPUTS, help="inputs .npz (default %(default)s)")
+    p.add_argument("-n", type=int, default=10, help="first N utterances (default %(default)s)")
+    p.add_argument("--netlist", choices=("schematic", "pex"), default="schematic",
+                   help="the weights' schematic, or OUT/pex.spice (default %(default)s)")
+    p.add_argument("-o", "--out", default=None, help="output folder (default build/<weights stem>/)")
+    p.add_argument("--corners", nargs="+", choices=CORNERS, default=list(CORNERS), metavar="CORNER",
+                   help=f"process corners (default: all of {', '.join(CORNERS)})")
+    p.add_argument("--temps", nargs="+", type=float, default=list(TEMPERATURES_C), metavar="C",
+                   help="temperatures in °C (default %(default)s)")
+    p.add_argument("--vdds", nargs="+", type=float, default=list(SUPPLIES_V), metavar="V",
+                   help="supplies in V (default %(default)s)")
+    p.add_argument("--jobs", type=int, default=2, help="local Dask worker processes (default %(default)s)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="an existing Dask cluster")
+    p.add_argument("--max-step", type=float, default=MAX_STEP_FRACTION,
+                   help="largest transient step as a fraction of a frame (default %(default)s)")
+    p.add_argument("--internal-scale", type=float, default=MappingConfig.internal_scale,
+                   help="internal current per software unit (default %(default)s)")
+    return p
+
+
+def grid_points(corners, temps, vdds) -> list[tuple[str, float, float]]:
+    return list(itertools.product(corners, temps, vdds))
+
+
+def check_grid(args) -> None:
+    for vdd in args.vdds:
+        if not 0.5 <= vdd <= 2.5:
+            fail(f"--vdds: expected supplies in volts within [0.5, 2.5], got {vdd:g}")
+    for temp in args.temps:
+        if not -60 <= temp <= 150:
+            fail(f"--temps: expected temperatures in °C within [-60, 150], got {temp:g}")
+
+
+def point_row(point, sw, measurements, labels) -> dict:
+    corner, temp, vdd = point
+    summary = compare(sw, measurements, labels)
+    return {"corner": corner, "temp_C": temp, "vdd_V": vdd,
+            "decision_agreement": summary["decision_agreement"],
+            "frame_state_agreement": summary["frame_state_agreement"],
+            "hw_accuracy": summary["hw_accuracy"], "power_nW": summary["power_nW"],
+            "hw_decisions": [row["hw_decision"] for row in summary["per_utterance"]]}
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bmru.weights import atomic_write
+
+    labels = [f"{r['corner']} {r['temp_C']:g}°C {r['vdd_V']:g}V" for r in rows]
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(max(8, 0.22 * len(rows)), 6), sharex=True)
+    positions = np.arange(len(rows))
+    top.bar(positions, [r["decision_agreement"] for r in rows], color="tab:blue", label="decisions")
+    top.plot(positions, [r["frame_state_agreement"] for r in rows], "k.", label="frame states")
+    top.set_ylim(0, 1.02)
+    top.set_ylabel("agreement with software")
+    top.legend(fontsize=8, loc="lower left")
+    bottom.bar(positions, [r["power_nW"]["total_mean"] for r in rows], color="tab:orange")
+    bottom.set_ylabel("chip power (nW)")
+    bottom.set_xticks(positions, labels, rotation=90, fontsize=7)
+    figure.tight_layout()
+
+    def write(tmp: str) -> None:
+        figure.savefig(tmp, dpi=100, format="png", metadata={"Software": None})
+
+    atomic_write(path, write)
+    plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    check_grid(args)
+    args.vdd, args.temp = args.vdds[0], args.temps[0]  # presim's checks look at one point
+    net, inputs, spec = presim.load_job(args)
+    out = Path(args.out) if args.out else Path("build") / Path(args.weights).stem
+    points = grid_points(args.corners, args.temps, args.vdds)
+    workdir = Path(tempfile.mkdtemp(prefix="bmru_corners_"))
+    try:
+        if args.netlist == "pex":
+            netlist = out / "pex.spice"
+            if not netlist.is_file():
+                fail(f"{netlist}: no extracted netlist (run make pex first)")
+            check_fresh(netlist, out)
+        else:
+            netlist = workdir / "schematic.spice"
+            netlist.write_text(schematic_text(spec))
+        netlist = netlist.resolve()
+        try:
+            top = find_top(netlist.read_text())
+        except BenchError as error:
+            fail(f"{netlist}: {error}")
+        x, count = inputs.x, len(inputs.x)
+        tasks = [(netlist, top, spec, x[i], corner, temp, args.max_step, vdd)
+                 for corner, temp, vdd in points for i in range(count)]
+        progress(f"corners: {len(points)} points x {count} utterances = {len(tasks)} ngspice runs on the "
+                 f"{args.netlist}, {args.scheduler or f'{args.jobs} local worker(s)'}")
+        done: list[int] = []
+
+        def on_done(index, measurement):
+            done.append(index)
+            corner, temp, vdd = points[index // count]
+            progress(f"[{len(done)}/{len(tasks)}] {corner} {temp:g} °C {vdd:g} V utterance {index % count}: "
+                     f"decision {measurement.decision}, {measurement.power_nW['total']:.1f} nW")
+
+        start = time.perf_counter()
+        try:
+            measurements = map_on_cluster(_simulate_item, tasks, scheduler=args.scheduler, on_done=on_done,
+                                          workers=args.jobs, name="corner run")
+        except (ClusterError, SpiceError, ModelsError) as error:
+            fail(f"{netlist}: {error}")
+        wall = time.perf_counter() - start
+        kind, digest = netlist_kind(netlist.read_text()), sha256_of(netlist)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    sw = run(quantised_network(spec), x)
+    rows = [point_row(point, sw, measurements[k * count:(k + 1) * count], inputs.y) for k, point in enumerate(points)]
+    worst = min(rows, key=lambda r: (r["decision_agreement"], r["frame_state_agreement"]))
+    total = sum(round(r["decision_agreement"] * count) for r in rows)
+    result = {
+        "netlist": kind, "netlist_sha256": digest, "weights": str(args.weights), "inputs": str(args.inputs),
+        "utterances": count, "labels_covered": compare(sw, measurements[:count], inputs.y)["labels_covered"],
+        "sw_decisions": [int(d) for d in sw.decision], "corners": rows, "worst": worst,
+        "decision_agreement": total / (count * len(rows)), "points": len(rows),
+        "wall_seconds": round(wall, 1), "sim_seconds_per_run": float(np.mean([m.sim_seconds for m in measurements])),
+        "covers": f"{kind} netlist, no mismatch, {count} utterances per point, {len(rows)} PVT points",
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "corners.json", result)
+    plot(rows, out / "corners.png")
+    progress(f"corners: decision agreement {result['decision_agreement']:.3f} over {len(rows)} points; worst "
+             f"{worst['corner']} {worst['temp_C']:g} °C {worst['vdd_V']:g} V at {worst['decision_agreement']:.2f}; "
+             f"wrote {out / 'corners.json'}")
+
+
+if __name__ == "__main__":
+    main()

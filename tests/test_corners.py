@@ -1,0 +1,50 @@
+"""The PVT grid command on a tiny network: every point simulated on Dask, compared with the
+nominal software model, the worst point named."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from bmru.weights import save_weights, validate
+from generators.mapping import map_network, quantised_network
+from tests.test_presim import tiny_arrays, tiny_inputs
+
+pytestmark = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice not installed")
+
+
+def test_corner_grid_writes_every_point_and_the_worst(tmp_path):
+    from sim.corners import main
+
+    net = validate(tiny_arrays())
+    weights = tmp_path / "tiny.npz"
+    save_weights(weights, net)
+    x = tiny_inputs(quantised_network(map_network(net)), 1)
+    inputs = tmp_path / "inputs.npz"
+    np.savez(inputs, x=x, y=np.array([1]))
+    out = tmp_path / "out"
+    main([str(weights), "--inputs", str(inputs), "-o", str(out), "--corners", "tt", "ss", "--temps", "27",
+          "--vdds", "1.62", "1.8", "--jobs", "2"])
+    data = json.loads((out / "corners.json").read_text())
+    points = {(row["corner"], row["temp_C"], row["vdd_V"]) for row in data["corners"]}
+    assert points == {("tt", 27.0, 1.62), ("tt", 27.0, 1.8), ("ss", 27.0, 1.62), ("ss", 27.0, 1.8)}
+    for row in data["corners"]:
+        assert 0.0 <= row["decision_agreement"] <= 1.0 and row["power_nW"]["total_mean"] > 0
+    nominal = next(r for r in data["corners"] if (r["corner"], r["vdd_V"]) == ("tt", 1.8))
+    assert nominal["decision_agreement"] == 1.0 and nominal["frame_state_agreement"] == 1.0
+    low = next(r for r in data["corners"] if (r["corner"], r["vdd_V"]) == ("tt", 1.62))
+    assert low["power_nW"]["total_mean"] < nominal["power_nW"]["total_mean"]  # same currents, lower supply
+    assert data["worst"]["decision_agreement"] == min(r["decision_agreement"] for r in data["corners"])
+    assert (out / "corners.png").is_file() and data["netlist"] == "schematic"
+
+
+def test_corner_names_are_checked(tmp_path, capsys):
+    from sim.corners import main
+
+    with pytest.raises(SystemExit):
+        main(["--corners", "typical", "-o", str(tmp_path / "out")])
+    assert "typical" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
