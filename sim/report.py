@@ -187,10 +187,50 @@ def report_text(out: Path, figures: dict[str, bool]) -> str:
             lines.append(f"| {index} | {_fmt(first.get('label'))} | {first.get('sw_decision')} | "
                          f"{_fmt(a.get('hw_decision'))} | {_fmt(b.get('hw_decision'))} | "
                          f"{_fmt(b.get('power_nW', {}).get('total'), 1)} |")
+    lines += robustness_lines(out)
     if timings:
         lines += ["", "## Runtimes", "", "| stage | seconds |", "|---|---|"]
         lines += [f"| {stage} | {seconds:.1f} |" for stage, seconds in timings.items()]
     return "\n".join(lines) + "\n"
+
+
+def robustness_lines(out: Path) -> list[str]:
+    """The PVT grid (corners.json) and the mismatch Monte Carlo (mc.json), when they were run."""
+    corners, mc = _load(out, "corners.json"), _load(out, "mc.json")
+    if not corners and not mc:
+        return []
+    lines = ["", "## Robustness"]
+    if corners:
+        worst = corners["worst"]
+        lines += ["", f"PVT grid ({corners.get('covers', '')}): decisions agree with the nominal software model "
+                      f"on {corners['decision_agreement']:.1%} of (point, utterance) pairs; worst point "
+                      f"{worst['corner']} {worst['temp_C']:g} °C {worst['vdd_V']:g} V at "
+                      f"{worst['decision_agreement']:.0%}.", "",
+                  "| corner | °C | V | decisions | frame states | chip power (nW) |", "|---|---|---|---|---|---|"]
+        lines += [f"| {r['corner']} | {r['temp_C']:g} | {r['vdd_V']:g} | {r['decision_agreement']:.2f} | "
+                  f"{r['frame_state_agreement']:.4f} | {r['power_nW']['total_mean']:.1f} |" for r in corners["corners"]]
+        if (out / "corners.png").is_file():
+            lines += ["", "![PVT grid](corners.png)"]
+    if mc:
+        accuracy = mc.get("accuracy") or {}
+        kept = [row["kept_fraction"] for row in mc.get("per_utterance", [])]
+        lines += ["", f"Mismatch Monte Carlo ({mc['netlist']}, {mc['samples']} samples x {mc['utterances']} "
+                      f"utterances, seed {mc['seed']}): decisions agree with the nominal software model on "
+                      f"{mc['decision_agreement']:.1%} of pairs, frame states on {mc['frame_state_agreement']:.1%}; "
+                      f"accuracy nominal {_fmt(accuracy.get('nominal'))}, mean {_fmt(accuracy.get('mean'))}, "
+                      f"p5 {_fmt(accuracy.get('p5'))}, min {_fmt(accuracy.get('min'))}."]
+        if kept:
+            lines.append(f"Utterances whose nominal decision survives in at least 90 % of samples: "
+                         f"{sum(k >= 0.9 for k in kept)} of {len(kept)}.")
+        if mc.get("software_match"):
+            lines.append(f"Software prediction from the same draws equals the circuit on "
+                         f"{mc['software_match']['decision']:.1%} of decisions and "
+                         f"{mc['software_match']['frame_state']:.1%} of cell-frames.")
+        for name, title in (("mc_class_currents.png", "class currents of all samples"),
+                            ("mc_votes.png", "votes per utterance")):
+            if (out / name).is_file():
+                lines += ["", f"![{title}]({name})"]
+    return lines
 
 
 def summary_text(out: Path) -> str:
