@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 
-from bmru.cli import fail, write_json
+from bmru.cli import CommandParser, fail, write_json
 from bmru.inputs import InputsError, load_inputs
 from bmru.model import METHODS, run
 from bmru.weights import WeightsError, load_weights
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m bmru.infer",
         description="Run the first-quadrant BMRU software model on an inputs file "
                     "(npz with x (n, T, n_in) and optional labels y) and print the utterance decisions.")
@@ -53,7 +52,21 @@ def main(argv: list[str] | None = None) -> None:
         summary += f", accuracy {accuracy:.4f}"
     print(summary)
     if args.json_path:
+        result.update(software_power(net, inputs.x))
         write_json(args.json_path, result)
+
+
+def software_power(net, x: np.ndarray) -> dict:
+    """The power model's ``power_nW`` block for these utterances (same keys as presim.json), or
+    the reason it has none (a network the hardware cannot realise has no circuit to model)."""
+    from bmru.power import power, summary  # noqa: PLC0415 - needs the hardware mapping
+    from generators.mapping import MappingError, map_network  # noqa: PLC0415
+
+    try:
+        spec = map_network(net)
+    except MappingError as error:
+        return {"power_nW": None, "power_model": f"not realisable: {error}"}
+    return {"power_nW": summary(power(spec, x))["power_nW"], "power_model": "bmru.power, tt 27 °C 1.8 V"}
 
 
 if __name__ == "__main__":

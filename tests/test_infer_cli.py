@@ -64,3 +64,23 @@ def test_inputs_width_mismatch(files, tmp_path):
     np.savez(inputs, x=np.zeros((2, 5, 4)))
     result = infer(weights, inputs)
     assert result.returncode != 0 and "x:" in result.stderr and "3 inputs" in result.stderr
+
+
+def test_software_json_carries_the_power_model(tmp_path):
+    """software.json has the power model's power_nW block (CONTRACT: the same keys as bmru.power)."""
+    from pathlib import Path
+
+    from bmru.inputs import load_inputs
+    from bmru.power import power, summary
+    from bmru.weights import load_weights
+    from generators.mapping import map_network
+
+    root = Path(__file__).resolve().parents[1]
+    weights, inputs = root / "examples" / "kws_yes_d4.npz", root / "examples" / "kws_yes_test.npz"
+    result = infer(weights, inputs, "-n", 6, "-q", "--json", tmp_path / "sw.json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "sw.json").read_text())
+    expected = summary(power(map_network(load_weights(weights)), load_inputs(inputs, limit=6).x))["power_nW"]
+    assert data["power_nW"] == pytest.approx(expected)
+    assert set(data["power_nW"]) >= {"total_mean", "cells_mean", "feedforward_mean", "bias_mean", "inputs_mean",
+                                     "control_mean"}
