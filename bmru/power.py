@@ -52,10 +52,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from bmru.cli import CommandParser, fail, progress, write_json
-from bmru.inputs import InputsError, load_inputs
 from bmru.model import relu, run
-from bmru.weights import Network, WeightsError, load_weights
-from generators.mapping import HardwareSpec, MappingConfig, MappingError, map_network, quantised_network
+from bmru.weights import Network
+from generators.mapping import HardwareSpec, MappingConfig, load_mapped, quantised_network
 from generators.spice_cells import HOLD_FINGERS, positive_columns
 from pdk_sky130_180.devices import SUPPLY_V
 
@@ -296,12 +295,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if args.n is not None and args.n < 1:
         fail(f"-n: must be >= 1, got {args.n}")
-    try:
-        net = load_weights(args.weights)
-        inputs = load_inputs(args.inputs, n_in=net.n_in, limit=args.n, classes=net.classes)
-        spec = map_network(net, MappingConfig(internal_scale=args.internal_scale))
-    except (WeightsError, InputsError, MappingError) as error:
-        fail(str(error))
+    net, inputs, spec = load_mapped(args.weights, args.inputs, args.n, args.internal_scale)
     start = time.perf_counter()
     result = power(spec, inputs.x)
     seconds = time.perf_counter() - start

@@ -296,6 +296,23 @@ def load_spec(path: str | Path) -> HardwareSpec:
     return spec_from_dict(data)
 
 
+def load_mapped(weights: str | Path, inputs: str | Path, limit: int | None = None,
+                internal_scale: float = MappingConfig.internal_scale):
+    """(network, inputs, hardware spec) for a command: exits with a one-line reason naming the
+    bad input (weights, inputs file or a parameter the hardware cannot realise)."""
+    from bmru.cli import fail  # noqa: PLC0415
+    from bmru.inputs import InputsError, load_inputs  # noqa: PLC0415
+    from bmru.weights import WeightsError, load_weights  # noqa: PLC0415
+
+    try:
+        net = load_weights(weights)
+        loaded = load_inputs(inputs, n_in=net.n_in, limit=limit, classes=net.classes)
+        spec = map_network(net, MappingConfig(internal_scale=internal_scale))
+    except (WeightsError, InputsError, MappingError) as error:
+        fail(str(error))
+    return net, loaded, spec
+
+
 def spec_from_command_line(prog: str, description: str,
                            argv: list[str] | None = None) -> tuple[HardwareSpec, Path]:
     """The shared command line of the mapping-stage tools (WEIGHTS [-o OUT] [--internal-scale]):

@@ -38,7 +38,7 @@ def _client(scheduler: str | None, workers: int | None):
         except (OSError, TimeoutError) as error:
             raise ClusterError(f"--scheduler {scheduler}: cannot connect ({error})") from None
     cluster = LocalCluster(n_workers=workers or local_workers(), threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=40)
+                           dashboard_address=None, silence_logs=50)  # failures are re-raised, named
     return Client(cluster), cluster
 
 

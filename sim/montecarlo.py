@@ -21,10 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from bmru.cli import CommandParser, fail, progress, write_json
-from bmru.inputs import InputsError, load_inputs
 from bmru.model import RunOutput, run
-from bmru.weights import WeightsError, atomic_write, load_weights
-from generators.mapping import TOP_NAME, HardwareSpec, MappingConfig, MappingError, map_network, quantised_network
+from bmru.weights import atomic_write
+from generators.mapping import TOP_NAME, HardwareSpec, MappingConfig, load_mapped, quantised_network
 from generators.netlist import NetlistError, flatten, parse_spice
 from generators.schematic import schematic_text
 from pdk_sky130_180.devices import SUPPLY_V, TEMPERATURE_C
@@ -395,12 +394,7 @@ def _circuit_runs(args, spec: HardwareSpec, circuit: FlatCircuit, model: Softwar
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     check_args(args)
-    try:
-        net = load_weights(args.weights)
-        inputs = load_inputs(args.inputs, n_in=net.n_in, limit=args.n, classes=net.classes)
-        spec = map_network(net, MappingConfig(internal_scale=args.internal_scale))
-    except (WeightsError, InputsError, MappingError) as error:
-        fail(str(error))
+    net, inputs, spec = load_mapped(args.weights, args.inputs, args.n, args.internal_scale)
     x, labels = inputs.x, inputs.y
     if not 0 <= args.plot_utterance < len(x):
         fail(f"--plot-utterance: expected 0..{len(x) - 1}, got {args.plot_utterance}")

@@ -16,9 +16,8 @@ import tempfile
 from pathlib import Path
 
 from bmru.cli import CommandParser, fail, progress, write_json
-from bmru.inputs import InputsError, load_inputs
-from bmru.weights import WeightsError, atomic_write, load_weights
-from generators.mapping import MappingConfig, MappingError, map_network, spec_json
+from bmru.weights import atomic_write
+from generators.mapping import MappingConfig, load_mapped, spec_json
 from generators.schematic import schematic_text
 from pdk_sky130_180.devices import SUPPLY_V, TEMPERATURE_C
 from pdk_sky130_180.models import CORNERS, ModelsError
@@ -84,12 +83,7 @@ def load_job(args: argparse.Namespace):
     """Weights, inputs and hardware spec named by the parsed arguments; exits with the reason
     (naming the bad input) when one is unusable."""
     check_args(args)
-    try:
-        net = load_weights(args.weights)
-        inputs = load_inputs(args.inputs, n_in=net.n_in, limit=args.n, classes=net.classes)
-        spec = map_network(net, MappingConfig(internal_scale=args.internal_scale))
-    except (WeightsError, InputsError, MappingError) as error:
-        fail(str(error))
+    net, inputs, spec = load_mapped(args.weights, args.inputs, args.n, args.internal_scale)
     return net, inputs, spec
 
 

@@ -69,6 +69,9 @@ def simulate(netlist_path: str | Path, spec: HardwareSpec, x: np.ndarray, jobs: 
     netlist_path = Path(netlist_path).resolve()
     top = find_top(netlist_path.read_text(), top_name)
     items = [(netlist_path, top, spec, x[i], corner, temperature_C, max_step_fraction, vdd_V) for i in range(len(x))]
+    if len(x):  # a netlist the bench cannot drive is refused here, before any worker starts
+        deck_text(netlist_path, top, x[0], spec.unit_current_A, spec.frame_period_s, corner, temperature_C,
+                  max_step_fraction, vdd_V)
     if scheduler is None and jobs <= 1:
         results = []
         for index, item in enumerate(items):

@@ -6,12 +6,9 @@ from __future__ import annotations
 import json
 import shutil
 
-import numpy as np
 import pytest
 
-from bmru.weights import save_weights, validate
-from generators.mapping import map_network, quantised_network
-from tests.test_presim import tiny_arrays, tiny_inputs
+from tests.test_presim import write_tiny_job
 
 pytestmark = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice not installed")
 
@@ -19,13 +16,7 @@ pytestmark = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice
 def test_corner_grid_writes_every_point_and_the_worst(tmp_path):
     from sim.corners import main
 
-    net = validate(tiny_arrays())
-    weights = tmp_path / "tiny.npz"
-    save_weights(weights, net)
-    x = tiny_inputs(quantised_network(map_network(net)), 1)
-    inputs = tmp_path / "inputs.npz"
-    np.savez(inputs, x=x, y=np.array([1]))
-    out = tmp_path / "out"
+    weights, inputs, out = write_tiny_job(tmp_path, labels=(1,))
     main([str(weights), "--inputs", str(inputs), "-o", str(out), "--corners", "tt", "ss", "--temps", "27",
           "--vdds", "1.62", "1.8", "--jobs", "2"])
     data = json.loads((out / "corners.json").read_text())

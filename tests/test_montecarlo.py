@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from bmru.weights import load_weights, save_weights, validate
+from bmru.weights import load_weights, validate
 from generators.mapping import map_network, quantised_network
 from generators.schematic import schematic_text
 from pdk_sky130_180.devices import NFET, PFET
@@ -16,7 +16,7 @@ from pdk_sky130_180.mismatch import Instance, agauss_reference, draw, load_libra
 from pdk_sky130_180.models import include_line
 from sim.montecarlo import flat_circuit, main as mc_main, predict, sample_seed, software_model
 from sim.ngspice import control_block, options_line, run_deck
-from tests.test_presim import tiny_arrays, tiny_inputs
+from tests.test_presim import tiny_arrays, tiny_inputs, write_tiny_job
 
 needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice not installed")
 DRAWS = 200
@@ -177,13 +177,7 @@ def test_bad_arguments_write_nothing(tmp_path, capsys):
 
 @needs_ngspice
 def test_two_sample_dask_run_on_a_tiny_network(tmp_path):
-    net = validate(tiny_arrays())
-    weights = tmp_path / "tiny.npz"
-    save_weights(weights, net)
-    x = tiny_inputs(quantised_network(map_network(net)), 1)
-    inputs = tmp_path / "inputs.npz"
-    np.savez(inputs, x=x, y=np.array([0]))
-    out = tmp_path / "out"
+    weights, inputs, out = write_tiny_job(tmp_path)
     mc_main([str(weights), "--inputs", str(inputs), "--samples", "2", "--seed", "3", "-o", str(out)])
     data = json.loads((out / "mc.json").read_text())
     assert data["netlist"] == "schematic" and data["samples"] == 2 and data["utterances"] == 1

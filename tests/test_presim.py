@@ -49,6 +49,18 @@ def tiny_inputs(net, count: int, seed: int = 7) -> np.ndarray:
     return np.stack(kept)
 
 
+def write_tiny_job(folder, labels=(0,)):
+    """The tiny network's weights and as many clean utterances as ``labels`` written to
+    ``folder``: (weights path, inputs path, output folder path)."""
+    net = validate(tiny_arrays())
+    weights = folder / "tiny.npz"
+    save_weights(weights, net)
+    x = tiny_inputs(quantised_network(map_network(net)), len(labels))
+    inputs = folder / "inputs.npz"
+    np.savez(inputs, x=x, y=np.array(labels))
+    return weights, inputs, folder / "out"
+
+
 def test_tiny_network_agrees_with_software(tmp_path):
     net = validate(tiny_arrays())
     spec = map_network(net)
@@ -69,13 +81,7 @@ def test_tiny_network_agrees_with_software(tmp_path):
 
 
 def test_cli_writes_presim_json(tmp_path):
-    net = validate(tiny_arrays())
-    weights = tmp_path / "tiny.npz"
-    save_weights(weights, net)
-    x = tiny_inputs(quantised_network(map_network(net)), 1)
-    inputs = tmp_path / "inputs.npz"
-    np.savez(inputs, x=x, y=np.array([0]))
-    out = tmp_path / "out"
+    weights, inputs, out = write_tiny_job(tmp_path)
     presim_main([str(weights), "--inputs", str(inputs), "-o", str(out), "--jobs", "1"])
     data = json.loads((out / "presim.json").read_text())
     for key in ("netlist", "utterances", "decision_agreement", "frame_state_agreement", "sw_accuracy", "hw_accuracy",

@@ -93,20 +93,14 @@ def test_a_failed_utterance_is_named(monkeypatch, tmp_path):
 
 
 def _tiny_job(tmp_path):
-    from bmru.weights import save_weights, validate
-    from generators.mapping import map_network
+    from generators.mapping import load_mapped
     from generators.schematic import schematic_text
-    from tests.test_presim import tiny_arrays
+    from tests.test_presim import write_tiny_job
 
-    net = validate(tiny_arrays())
-    weights = tmp_path / "tiny.npz"
-    save_weights(weights, net)
-    inputs = tmp_path / "inputs.npz"
-    np.savez(inputs, x=np.ones((2, 3, 2)), y=np.array([0, 1]))
-    out = tmp_path / "out"
+    weights, inputs, out = write_tiny_job(tmp_path, labels=(0, 1))
     out.mkdir()
     schematic = out / "schematic.spice"
-    schematic.write_text(schematic_text(map_network(net)))
+    schematic.write_text(schematic_text(load_mapped(weights, inputs)[2]))
     return weights, inputs, out, schematic
 
 
