@@ -22,7 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bmru.cli import write_json  # noqa: E402
-from sim.montecarlo import DEFAULT_INPUTS, DEFAULT_WEIGHTS, main as mc_main  # noqa: E402
+from sim.montecarlo import main as mc_main  # noqa: E402
+from sim.presim import DEFAULT_INPUTS, DEFAULT_WEIGHTS  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

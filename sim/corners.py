@@ -38,9 +38,7 @@ SUPPLIES_V = (1.62, 1.80, 1.98)
 
 def parser() -> CommandParser:
     p = CommandParser(prog="python -m sim.corners", description=__doc__.split("\n\n")[0].split(" — ")[1])
-    p.add_argument("weights", nargs="?", default=presim.DEFAULT_WEIGHTS, help="bmru-fq/1 weights (default %(default)s)")
-    p.add_argument("--inputs", default=presim.DEFAULT_INPUTS, help="inputs .npz (default %(default)s)")
-    p.add_argument("-n", type=int, default=10, help="first N utterances (default %(default)s)")
+    presim.add_job_arguments(p, n_default=10)
     p.add_argument("--netlist", choices=("schematic", "pex"), default="schematic",
                    help="the weights' schematic, or OUT/pex.spice (default %(default)s)")
     p.add_argument("-o", "--out", default=None, help="output folder (default build/<weights stem>/)")

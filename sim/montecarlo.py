@@ -34,12 +34,11 @@ from sim.cluster import ClusterError, map_on_cluster
 from sim.measure import Measurement, measure
 from sim.mismatch_model import Plan, build_plan, calibrate, log_factors, realised_network
 from sim.ngspice import SpiceError, run_deck
+from sim.presim import add_job_arguments
 from sim.runner import MAX_STEP_FRACTION
 from sim.stimulus import Timing
 from sim.testbench import BenchError, deck_text, find_top
 
-DEFAULT_WEIGHTS = "examples/kws_yes_d4.npz"
-DEFAULT_INPUTS = "examples/kws_yes_test.npz"
 
 
 # --------------------------------------------------------------------------------------
@@ -302,10 +301,7 @@ def plot_votes(path: Path, decisions: np.ndarray, nominal: np.ndarray, labels: n
 
 def parser() -> argparse.ArgumentParser:
     p = CommandParser(prog="python -m sim.montecarlo", description=__doc__.split("\n\n")[1])
-    p.add_argument("weights", nargs="?", default=DEFAULT_WEIGHTS, help="bmru-fq/1 weights (default %(default)s)")
-    p.add_argument("--inputs", default=DEFAULT_INPUTS, help="inputs .npz with x (n, T, n_in) and optional y "
-                                                            "(default %(default)s)")
-    p.add_argument("-n", type=int, default=None, help="only the first N utterances")
+    add_job_arguments(p)
     p.add_argument("--samples", type=int, required=True, help="Monte-Carlo samples")
     p.add_argument("--seed", type=int, required=True, help="seed of the run; sample s uses sample_seed(seed, s)")
     p.add_argument("--netlist", choices=("schematic", "pex"), default="schematic",

@@ -43,12 +43,17 @@ def _same_spec(path: Path, spec) -> bool:
     return isinstance(data, dict) and {key: data.get(key) for key in expected} == expected
 
 
-def parser() -> argparse.ArgumentParser:
-    p = CommandParser(prog="python -m sim.presim", description=__doc__.split("\n\n")[1])
+def add_job_arguments(p: argparse.ArgumentParser, n_default: int | None = None) -> None:
+    """The arguments every simulating command shares: WEIGHTS, --inputs, -n."""
     p.add_argument("weights", nargs="?", default=DEFAULT_WEIGHTS, help="bmru-fq/1 weights (default %(default)s)")
     p.add_argument("--inputs", default=DEFAULT_INPUTS, help="inputs .npz with x (n, T, n_in) and optional y "
                                                             "(default %(default)s)")
-    p.add_argument("-n", type=int, default=None, help="simulate only the first N utterances")
+    p.add_argument("-n", type=int, default=n_default, help="only the first N utterances (default: %(default)s)")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = CommandParser(prog="python -m sim.presim", description=__doc__.split("\n\n")[1])
+    add_job_arguments(p)
     p.add_argument("-o", "--out", default=None, help="output folder (default build/<weights stem>/)")
     p.add_argument("--jobs", type=int, default=2,
                    help="local Dask worker processes, one ngspice run each (default %(default)s; 1: no cluster)")
