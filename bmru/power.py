@@ -103,7 +103,7 @@ class Calibration:
 
 
 # Fitted by ``benchmarks/power_model.py --fit`` on the first 25 "yes" utterances of the reference
-# schematic run (characterisation/presim_reference_tt.json: kws_yes_d4, tt, 27 °C), the held-out
+# schematic run (characterisation/presim_reference_tt_yes_only.json: kws_yes_d4, tt, 27 °C), the held-out
 # 25 and the balanced run checked by the same script. The gains say the circuit draws 0.7-0.8 %
 # less than its nominal finger ratios: single-cell DC runs show the threshold source of a
 # 60-finger cell delivering 1.7 % less than nominal with its comparator node clamped (state 0)
@@ -114,7 +114,7 @@ class Calibration:
 # ``control_fC``: a single cell under the bench's enable schedule took 2.6 fC per frame from en
 # and 0.7-2.1 fC from enb (gate charge of its two enable switches; no wiring: schematic only).
 DEFAULT_CALIBRATION = Calibration(ff_gain=0.9928, cells_gain=0.9924, switch_pC=0.005, control_fC=4.0,
-                                  source="fitted on characterisation/presim_reference_tt.json "
+                                  source="fitted on characterisation/presim_reference_tt_yes_only.json "
                                          "(first 25 utterances, schematic, tt, 27 °C) and single-cell SPICE runs")
 
 
