@@ -42,9 +42,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pdk_sky130_180.devices import NFET, PFET, SUPPLY_V  # noqa: E402
-from pdk_sky130_180.models import reduced_include  # noqa: E402
+from pdk_sky130_180.models import spice_statements  # noqa: E402
 from sim.ngspice import SpiceResult, run_deck  # noqa: E402
-from sim.measure import POWER_GROUPS, mean_power_nW, state_array  # noqa: E402
+from sim.measure import mean_power_nW, state_array  # noqa: E402
 from sim.stimulus import Timing  # noqa: E402
 
 CONVERSION_STEPS = [
@@ -107,17 +107,8 @@ def spice_number(text: str) -> float:
 
 
 def statements(text: str) -> list[str]:
-    """Join ``+`` continuation lines, drop comments and blank lines."""
-    out: list[str] = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("*"):
-            continue
-        if line.startswith("+") and out:
-            out[-1] += " " + line[1:].strip()
-        else:
-            out.append(line)
-    return out
+    """SPICE statements of ``text``: continuation lines joined, comments dropped."""
+    return spice_statements(text.splitlines())
 
 
 def fmt(value: float) -> str:

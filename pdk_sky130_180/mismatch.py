@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from pdk_sky130_180.devices import DEVICE_NAMES, NFET, PFET
-from pdk_sky130_180.models import (CORNERS, ModelsError, _expand_includes, _statements, corner_device_files,
+from pdk_sky130_180.models import (CORNERS, ModelsError, expand_includes, spice_statements, corner_device_files,
                                    wheel_version)
 
 STATISTICS = ("mismatch", "subvt_mismatch")
@@ -227,9 +227,9 @@ def load_library(corner: str = "tt", statistics: str = "mismatch") -> Library:
         cards, slopes = [], {}
         for path in own:
             if path.name.endswith("__mismatch.corner.spice"):
-                slopes.update(_slopes(_statements(_expand_includes(_statistics_file(path, statistics)))))
+                slopes.update(_slopes(spice_statements(expand_includes(_statistics_file(path, statistics)))))
                 continue
-            statements = _statements(_expand_includes(path))
+            statements = spice_statements(expand_includes(path))
             slopes.update(_slopes(statements))
             inside = None
             for statement in statements:

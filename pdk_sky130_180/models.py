@@ -88,7 +88,7 @@ _MC_TERM = re.compile(r"\{\s*([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)\s*\+\s*MC_MM_SWI
 FORMAT_VERSION = 2  # bump when the generated text changes
 
 
-def _expand_includes(path: Path, depth: int = 0) -> list[str]:
+def expand_includes(path: Path, depth: int = 0) -> list[str]:
     """Lines of ``path`` with ``.include`` lines replaced by the included files' lines."""
     if depth > 8:
         raise ModelsError(f"sky130: include nesting too deep at {path}")
@@ -96,13 +96,13 @@ def _expand_includes(path: Path, depth: int = 0) -> list[str]:
     for line in path.read_text().splitlines():
         match = _INCLUDE.match(line)
         if match:
-            lines += _expand_includes((path.parent / match.group(1)).resolve(), depth + 1)
+            lines += expand_includes((path.parent / match.group(1)).resolve(), depth + 1)
         else:
             lines.append(line)
     return lines
 
 
-def _statements(lines: list[str]) -> list[str]:
+def spice_statements(lines: list[str]) -> list[str]:
     """Join ``+`` continuation lines; drop comments and blank lines."""
     statements: list[str] = []
     for line in lines:
@@ -132,7 +132,7 @@ def flatten_device(files: list[Path], device: str) -> tuple[list[str], list[str]
     params, models, instance = [], [], None
     inside = None
     for path in files:
-        for statement in _statements(_expand_includes(path)):
+        for statement in spice_statements(expand_includes(path)):
             lower = statement.lower()
             if lower.startswith(".subckt"):
                 inside = statement.split()[1]
@@ -173,7 +173,7 @@ def reduced_text(corner: str) -> str:
         ".option scale=1.0u",
         ".param mc_mm_switch=0 mc_pr_switch=0",
     ]
-    lines += _statements(_expand_includes(root / "models" / "parameters" / "lod.spice"))
+    lines += spice_statements(expand_includes(root / "models" / "parameters" / "lod.spice"))
     files = corner_device_files(corner)
     for device, cell_dir in ((NFET, "nfet_01v8"), (PFET, "pfet_01v8")):
         own = [path for path in files if path.parent.name == cell_dir]
