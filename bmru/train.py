@@ -564,11 +564,16 @@ def numpy_accuracy(net: Network, x: np.ndarray, y: np.ndarray, batch: int = 512)
     return {"accuracy": correct / len(x), "frame_accuracy": frames / (len(x) * x.shape[1])}
 
 
+# Settings that do not change the trained model stay out of its metadata, so the same recipe gives
+# the same file whatever its progress lines (the shipped model was trained with --log-every 1000).
+NOT_IN_META = ("grid", "log_every")
+
+
 def model_meta(config: TrainConfig, extra: dict | None = None) -> dict:
     meta = {"unit_current_A": DEFAULT_UNIT_CURRENT_A, "frame_period_s": DEFAULT_FRAME_PERIOD_S,
             "classes": list(CLASS_NAMES), "task": "kws-yes", "features": F.FEATURES_ID,
             "features_params": F.FEATURES_PARAMS, "quantisation": config.grid.to_dict(),
-            "training": {k: v for k, v in config.to_dict().items() if k != "grid"}}
+            "training": {k: v for k, v in config.to_dict().items() if k not in NOT_IN_META}}
     meta.update(extra or {})
     return meta
 
