@@ -20,6 +20,12 @@ MIN_W_UM = 0.42  # narrowest regular 1.8 V device width
 SUPPLY_V = 1.8
 UNIT_CURRENT_A = 1e-9  # one software unit in the reference design
 TEMPERATURE_C = 27.0
+# Operating points a simulation may ask for (the models' validated range, with margin), and the
+# published study's PVT grid: nominal supply +-10 %, industrial temperatures.
+SUPPLY_RANGE_V = (0.5, 2.5)
+TEMPERATURE_RANGE_C = (-60.0, 150.0)
+PVT_SUPPLIES_V = (1.62, 1.80, 1.98)
+PVT_TEMPERATURES_C = (-40.0, 27.0, 85.0)
 
 # ngspice defaults are wrong at pA (DESIGN.md section 3): gmin adds ~1 pA/V at every junction,
 # chgtol exceeds a node's charge. These values fix it at <10 % runtime cost.

@@ -23,6 +23,7 @@ from bmru.cli import CommandParser, fail, progress, write_json
 from bmru.model import run
 from generators.mapping import MappingConfig, quantised_network
 from generators.schematic import schematic_text
+from pdk_sky130_180.devices import PVT_SUPPLIES_V, PVT_TEMPERATURES_C
 from pdk_sky130_180.models import CORNERS, ModelsError
 from sim import presim
 from sim.cluster import ClusterError, map_on_cluster
@@ -32,8 +33,6 @@ from sim.postlayout import check_fresh
 from sim.runner import MAX_STEP_FRACTION, _simulate_item, netlist_kind, sha256_of
 from sim.testbench import BenchError, find_top
 
-TEMPERATURES_C = (-40.0, 27.0, 85.0)
-SUPPLIES_V = (1.62, 1.80, 1.98)
 
 
 def parser() -> CommandParser:
@@ -44,9 +43,9 @@ def parser() -> CommandParser:
     p.add_argument("-o", "--out", default=None, help="output folder (default build/<weights stem>/)")
     p.add_argument("--corners", nargs="+", choices=CORNERS, default=list(CORNERS), metavar="CORNER",
                    help=f"process corners (default: all of {', '.join(CORNERS)})")
-    p.add_argument("--temps", nargs="+", type=float, default=list(TEMPERATURES_C), metavar="C",
+    p.add_argument("--temps", nargs="+", type=float, default=list(PVT_TEMPERATURES_C), metavar="C",
                    help="temperatures in °C (default %(default)s)")
-    p.add_argument("--vdds", nargs="+", type=float, default=list(SUPPLIES_V), metavar="V",
+    p.add_argument("--vdds", nargs="+", type=float, default=list(PVT_SUPPLIES_V), metavar="V",
                    help="supplies in V (default %(default)s)")
     p.add_argument("--jobs", type=int, default=2, help="local Dask worker processes (default %(default)s)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="an existing Dask cluster")
@@ -61,13 +60,9 @@ def grid_points(corners, temps, vdds) -> list[tuple[str, float, float]]:
     return list(itertools.product(corners, temps, vdds))
 
 
-def check_grid(args) -> None:
-    for vdd in args.vdds:
-        if not 0.5 <= vdd <= 2.5:
-            fail(f"--vdds: expected supplies in volts within [0.5, 2.5], got {vdd:g}")
-    for temp in args.temps:
-        if not -60 <= temp <= 150:
-            fail(f"--temps: expected temperatures in °C within [-60, 150], got {temp:g}")
+def worst_point(rows: list[dict]) -> dict:
+    """The grid point with the lowest decision agreement (frame states break ties)."""
+    return min(rows, key=lambda r: (r["decision_agreement"], r["frame_state_agreement"]))
 
 
 def point_row(point, sw, measurements, labels) -> dict:
@@ -110,7 +105,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    check_grid(args)
+    presim.check_operating_point("--vdds", args.vdds, "--temps", args.temps)
     args.vdd, args.temp = args.vdds[0], args.temps[0]  # presim's checks look at one point
     net, inputs, spec = presim.load_job(args)
     out = Path(args.out) if args.out else Path("build") / Path(args.weights).stem
@@ -155,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     sw = run(quantised_network(spec), x)
     rows = [point_row(point, sw, measurements[k * count:(k + 1) * count], inputs.y) for k, point in enumerate(points)]
-    worst = min(rows, key=lambda r: (r["decision_agreement"], r["frame_state_agreement"]))
+    worst = worst_point(rows)
     total = sum(round(r["decision_agreement"] * count) for r in rows)
     result = {
         "netlist": kind, "netlist_sha256": digest, "weights": str(args.weights), "inputs": str(args.inputs),

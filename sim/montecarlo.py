@@ -34,7 +34,7 @@ from sim.cluster import ClusterError, map_on_cluster
 from sim.measure import Measurement, measure
 from sim.mismatch_model import Plan, build_plan, calibrate, log_factors, realised_network
 from sim.ngspice import SpiceError, run_deck
-from sim.presim import add_job_arguments
+from sim.presim import add_job_arguments, check_operating_point
 from sim.runner import MAX_STEP_FRACTION
 from sim.stimulus import Timing
 from sim.testbench import BenchError, deck_text, find_top
@@ -333,10 +333,7 @@ def check_args(args: argparse.Namespace) -> None:
         fail(f"-n: must be >= 1, got {args.n}")
     if args.workers is not None and args.workers < 1:
         fail(f"--workers: must be >= 1, got {args.workers}")
-    if not 0.5 <= args.vdd <= 2.5:
-        fail(f"--vdd: expected a supply in volts within [0.5, 2.5], got {args.vdd:g}")
-    if not -60 <= args.temp <= 150:
-        fail(f"--temp: expected a temperature in °C within [-60, 150], got {args.temp:g}")
+    check_operating_point("--vdd", [args.vdd], "--temp", [args.temp])
     if args.netlist == "pex" and not args.software_only:
         fail("--netlist pex: Monte Carlo on the extracted netlist is not supported yet (use schematic)")
 

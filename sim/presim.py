@@ -19,7 +19,7 @@ from bmru.cli import CommandParser, fail, progress, write_json
 from bmru.weights import atomic_write
 from generators.mapping import MappingConfig, load_mapped, spec_json
 from generators.schematic import schematic_text
-from pdk_sky130_180.devices import SUPPLY_V, TEMPERATURE_C
+from pdk_sky130_180.devices import SUPPLY_RANGE_V, SUPPLY_V, TEMPERATURE_C, TEMPERATURE_RANGE_C
 from pdk_sky130_180.models import CORNERS, ModelsError
 from sim.compare import labels_covered
 from sim.ngspice import SpiceError
@@ -78,10 +78,20 @@ def check_args(args: argparse.Namespace) -> None:
         fail(f"-n: must be >= 1, got {args.n}")
     if not 0 < args.max_step <= 1:
         fail(f"--max-step: expected a fraction of a frame in (0, 1], got {args.max_step:g}")
-    if not 0.5 <= args.vdd <= 2.5:
-        fail(f"--vdd: expected a supply in volts within [0.5, 2.5], got {args.vdd:g}")
-    if not -60 <= args.temp <= 150:
-        fail(f"--temp: expected a temperature in °C within [-60, 150], got {args.temp:g}")
+    check_operating_point("--vdd", [args.vdd], "--temp", [args.temp])
+
+
+def check_operating_point(vdd_option: str, supplies, temp_option: str, temperatures) -> None:
+    """Refuse supplies and temperatures outside what the models can be asked for (one line,
+    naming the option)."""
+    low, high = SUPPLY_RANGE_V
+    for vdd in supplies:
+        if not low <= vdd <= high:
+            fail(f"{vdd_option}: expected a supply in volts within [{low:g}, {high:g}], got {vdd:g}")
+    low, high = TEMPERATURE_RANGE_C
+    for temp in temperatures:
+        if not low <= temp <= high:
+            fail(f"{temp_option}: expected a temperature in °C within [{low:g}, {high:g}], got {temp:g}")
 
 
 def load_job(args: argparse.Namespace):

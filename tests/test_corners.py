@@ -39,3 +39,12 @@ def test_corner_names_are_checked(tmp_path, capsys):
         main(["--corners", "typical", "-o", str(tmp_path / "out")])
     assert "typical" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_worst_point_is_the_lowest_decision_agreement_then_frame_states():
+    from sim.corners import worst_point
+
+    rows = [{"corner": "tt", "decision_agreement": 1.0, "frame_state_agreement": 0.99},
+            {"corner": "ss", "decision_agreement": 0.8, "frame_state_agreement": 0.97},
+            {"corner": "ff", "decision_agreement": 0.8, "frame_state_agreement": 0.95}]
+    assert worst_point(rows)["corner"] == "ff"

@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from pdk_sky130_180.devices import SUPPLY_V
+from pdk_sky130_180.devices import NFET, SUPPLY_V
 from sim.measure import check_complete, measure
 from sim.ngspice import SpiceError, SpiceResult, run_deck
 from sim.stimulus import Timing, enable_points
@@ -161,6 +161,6 @@ def test_a_failed_utterance_is_named_on_the_dask_cluster(tmp_path):
 
     spec = map_network(validate(tiny_arrays()))
     netlist = tmp_path / "schematic.spice"
-    netlist.write_text(schematic_text(spec).replace("sky130_fd_pr__nfet_01v8", "no_such_model"))
+    netlist.write_text(schematic_text(spec).replace(NFET, "no_such_model"))
     with pytest.raises(SpiceError, match=r"utterance \d+: "):
         runner.simulate(netlist, spec, np.ones((2, 3, 2)), jobs=2)
