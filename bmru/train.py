@@ -50,6 +50,7 @@ import torch
 from torch import nn
 
 from bmru import features as F
+from bmru.mismatch import MismatchStats, MismatchStatsError, load_stats, sample_log_gains, stats_from_dict
 from bmru.weights import DEFAULT_FRAME_PERIOD_S, DEFAULT_UNIT_CURRENT_A, Layer, Meta, Network, save_weights
 
 CLASS_NAMES = ("other", "yes")
@@ -249,16 +250,35 @@ class BMRUNet(nn.Module):
             "W_out": w(self.W_out), "b_out": w(self.b_out),
         }
 
-    def forward(self, x: torch.Tensor, eps: float = 0.0, quantised: bool = False, surrogate_width: float = 1.0,
-                leak: str = "paper", temperature: float = 0.0, readout_st: bool = False) -> Forward:
+    def numpy_arrays(self, quantised: bool) -> dict[str, np.ndarray]:
+        """The effective parameters under ``bmru-fq/1`` keys, detached (what a chip would realise)."""
         p = self.effective(quantised)
+        out = {key: p[key].detach().double().numpy() for key in ("W_in", "b_in", "W_out", "b_out")}
+        for key in ("W_c", "b_c", "W_o", "b_o", "alpha", "beta1", "delta"):
+            for index, value in enumerate(p[key]):
+                out[f"{key}{index}"] = value.detach().double().numpy()
+        return out
+
+    def forward(self, x: torch.Tensor, eps: float = 0.0, quantised: bool = False, surrogate_width: float = 1.0,
+                leak: str = "paper", temperature: float = 0.0, readout_st: bool = False,
+                gains: dict[str, torch.Tensor] | None = None) -> Forward:
+        """``gains``: one chip's realised/nominal factors (``bmru.mismatch.sample_log_gains``,
+        exponentiated) multiplying the effective parameters; None is the nominal circuit."""
+        p = self.effective(quantised)
+        g = gains or {}
+
+        def real(value, key):
+            return value * g[key] if key in g else value
+
         relu = torch.relu
-        u = relu(relu(x) @ p["W_in"].T + p["b_in"])
+        u = relu(relu(x) @ real(p["W_in"], "W_in").T + real(p["b_in"], "b_in"))
         states, candidates, thresholds = [], [], []
         for index in range(self.n_layers):
-            c = relu(u @ p["W_c"][index].T + p["b_c"][index])
+            c = relu(u @ real(p["W_c"][index], f"W_c{index}").T + real(p["b_c"][index], f"b_c{index}"))
             beta1, delta = p["beta1"][index], p["delta"][index]
-            beta2 = beta1 + delta
+            beta2 = real(beta1 + delta, f"beta2{index}")
+            delta = real(delta, f"delta{index}")
+            beta1 = beta2 - delta  # the circuit draws beta2 and delta; beta1 is what is left
             if temperature > 0.0:  # soft warm-up: logistic gates instead of steps (training only)
                 set_ = torch.sigmoid((c - beta2) / temperature)
                 on = torch.sigmoid((c - beta1) / temperature)
@@ -273,12 +293,13 @@ class BMRUNet(nn.Module):
             else:  # "bounded": the leak only in the reset branch, s stays in [0, 1]
                 a, b = hold + (1.0 - hold - set_) * eps, set_
             s = linear_scan(a, b, self.s0[index].to(x.dtype))
-            y = relu((s * p["alpha"][index]) @ p["W_o"][index].T + p["b_o"][index])
-            u = y + u
+            alpha = real(p["alpha"][index], f"alpha{index}")
+            y = relu((s * alpha) @ real(p["W_o"][index], f"W_o{index}").T + real(p["b_o"][index], f"b_o{index}"))
+            u = real(y, f"g_y{index}") + real(u, f"g_u{index}")
             states.append(s)
             candidates.append(c)
             thresholds.append((beta1, beta2))
-        pre = u @ p["W_out"].T + p["b_out"]
+        pre = u @ real(p["W_out"], "W_out").T + real(p["b_out"], "b_out")
         z = _ste(pre, relu(pre)) if readout_st else relu(pre)  # same forward; optional identity backward
         return Forward(z, states, candidates, thresholds)
 
@@ -363,6 +384,12 @@ class TrainConfig:
     soft_until: float = 1.0  # ... to 0 at this fraction of the steps; exact steps (surrogate gradient) afterwards
     margin: float = 0.05  # units: candidates should keep this far from the threshold deciding the next state
     margin_weight: float = 0.0  # weight of that penalty in the loss (0 = off)
+    # mismatch-aware training: a bmru.mismatch statistics dict (sim.montecarlo --training-stats);
+    # every batch from mismatch_start on runs on a freshly drawn chip, and checkpoints are chosen
+    # by the mean validation accuracy over mismatch_val_chips fixed chips
+    mismatch: dict | None = None
+    mismatch_start: float = 0.0
+    mismatch_val_chips: int = 16
 
     def check(self) -> None:
         positive_ints = ("width", "layers", "steps", "batch", "eval_every", "log_every", "threads")
@@ -386,6 +413,16 @@ class TrainConfig:
             raise TrainError(f"quant_start: expected a fraction of the steps in [0, 1], got {self.quant_start!r}")
         if not 0.0 <= self.soft_until <= 1.0:
             raise TrainError(f"soft_until: expected a fraction of the steps in [0, 1], got {self.soft_until!r}")
+        if not 0.0 <= self.mismatch_start <= 1.0:
+            raise TrainError(f"mismatch_start: expected a fraction of the steps in [0, 1], got {self.mismatch_start!r}")
+        if isinstance(self.mismatch_val_chips, bool) or not isinstance(self.mismatch_val_chips, int) \
+                or self.mismatch_val_chips < 1:
+            raise TrainError(f"mismatch_val_chips: expected a positive integer, got {self.mismatch_val_chips!r}")
+        if self.mismatch is not None:
+            try:
+                stats_from_dict(self.mismatch, "mismatch")
+            except MismatchStatsError as error:
+                raise TrainError(str(error)) from None
         if self.leak not in ("paper", "bounded"):
             raise TrainError(f"leak: expected 'paper' or 'bounded', got {self.leak!r}")
 
@@ -411,15 +448,33 @@ class TrainConfig:
         return data
 
 
+def chip_gains(model: BMRUNet, stats: MismatchStats, quantised: bool, rng: np.random.Generator) -> dict:
+    """One chip drawn for the model's current parameters: realised/nominal factor tensors."""
+    logs = sample_log_gains(model.numpy_arrays(quantised), model.n_layers, stats, rng)
+    return {key: torch.from_numpy(np.exp(value)).float() for key, value in logs.items()}
+
+
 @torch.no_grad()
-def evaluate(model: BMRUNet, x: np.ndarray, y: np.ndarray, quantised: bool, batch: int = 1024) -> dict:
+def evaluate_chips(model: BMRUNet, x: np.ndarray, y: np.ndarray, quantised: bool, stats: MismatchStats,
+                   chips: int, seed: int) -> dict:
+    """Mean and 5th percentile of the validation accuracy over ``chips`` chips drawn from ``seed``
+    (the same chips at every evaluation, so that checkpoints compare like with like)."""
+    rng = np.random.default_rng([seed, 7])
+    accuracies = [evaluate(model, x, y, quantised, gains=chip_gains(model, stats, quantised, rng))["accuracy"]
+                  for _ in range(chips)]
+    return {"mean": float(np.mean(accuracies)), "p5": float(np.percentile(accuracies, 5))}
+
+
+@torch.no_grad()
+def evaluate(model: BMRUNet, x: np.ndarray, y: np.ndarray, quantised: bool, batch: int = 1024,
+             gains: dict | None = None) -> dict:
     """Exact forward (eps = 0): utterance accuracy (majority vote) and frame accuracy."""
     model.eval()
     correct = frames_correct = 0
     for start in range(0, len(x), batch):
         xb = torch.from_numpy(np.ascontiguousarray(x[start:start + batch], dtype=np.float32))
         yb = torch.from_numpy(y[start:start + batch].astype(np.int64))
-        out = model(xb, eps=0.0, quantised=quantised)
+        out = model(xb, eps=0.0, quantised=quantised, gains=gains)
         frame, utter = decisions(out.logits)
         correct += int((utter == yb).sum())
         frames_correct += int((frame == yb[:, None]).sum())
@@ -457,6 +512,8 @@ def train(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda i: 0.5 * (1.0 + math.cos(math.pi * min(i, config.steps) / config.steps)))
     rng = np.random.default_rng([config.seed, 99])
+    stats = None if config.mismatch is None else stats_from_dict(config.mismatch, "mismatch")
+    chip_rng = np.random.default_rng([config.seed, 5])
     x_all = torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32))
     y_all = torch.from_numpy(y_train.astype(np.int64))
     n = len(x_all)
@@ -482,8 +539,11 @@ def train(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np
         eps = config.eps(index)
         quantised = config.quantised(index)
         temperature = config.temperature(index)
+        gains = None
+        if stats is not None and index >= int(round(config.mismatch_start * config.steps)):
+            gains = chip_gains(model, stats, quantised, chip_rng)
         out = model(xb, eps=eps, quantised=quantised, surrogate_width=config.surrogate_width, leak=config.leak,
-                    temperature=temperature, readout_st=config.readout_st)
+                    temperature=temperature, readout_st=config.readout_st, gains=gains)
         logits = out.logits
         frames = logits.shape[1]
         loss = nn.functional.cross_entropy(config.logit_scale * logits.reshape(-1, logits.shape[2]),
@@ -508,20 +568,27 @@ def train(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np
             # during the float phase, track the float model; in the quantised phase the quantised one
             phase_quant = config.quantised(index)
             metrics = evaluate(model, x_val, y_val, quantised=phase_quant)
+            score = metrics["accuracy"]
+            if stats is not None:  # choose what survives fabrication: the mean over fixed chips
+                metrics["chips"] = evaluate_chips(model, x_val, y_val, phase_quant, stats, config.mismatch_val_chips,
+                                                  config.seed)
+                score = metrics["chips"]["mean"]
             record = {"step": index + 1, "eps": eps, "quantised": phase_quant, "val": metrics,
                       "seconds": time.perf_counter() - started}
             history.append(record)
             target = best_quant if phase_quant else best_float
             # the validation forward is always the exact circuit (eps = 0, Heaviside steps)
-            if metrics["accuracy"] > target["accuracy"]:
-                target.update(accuracy=metrics["accuracy"], state=copy.deepcopy(model.state_dict()), step=index + 1)
+            if score > target["accuracy"]:
+                target.update(accuracy=score, state=copy.deepcopy(model.state_dict()), step=index + 1)
             if checkpoint is not None:
                 _save_checkpoint(checkpoint, model, optimiser, index + 1, config)
         if (index + 1) % config.log_every == 0 or last:
             count = max(1, running["count"])
             val = history[-1]["val"]["accuracy"] if history else float("nan")
+            chips = history[-1]["val"].get("chips") if history else None
+            chip_text = f"  chips {chips['mean']:.3f}/{chips['p5']:.3f}" if chips else ""
             log(f"[train] step {index + 1:6d}/{config.steps}  loss {running['loss'] / count:.4f}  "
-                f"acc {running['acc'] / count:.3f}  val {val:.3f}  eps {eps:.3f}  "
+                f"acc {running['acc'] / count:.3f}  val {val:.3f}{chip_text}  eps {eps:.3f}  "
                 f"{'quant' if quantised else 'float'}  lr {schedule.get_last_lr()[0]:.2e}  "
                 f"{time.perf_counter() - started:6.1f} s")
             running = {"loss": 0.0, "acc": 0.0, "count": 0}
@@ -565,7 +632,8 @@ def numpy_accuracy(net: Network, x: np.ndarray, y: np.ndarray, batch: int = 512)
 
 
 # Settings that do not change the trained model stay out of its metadata, so the same recipe gives
-# the same file whatever its progress lines (the shipped model was trained with --log-every 1000).
+# the same file whatever its progress lines (the shipped model was trained with --log-every 1000);
+# the mismatch settings appear only when mismatch-aware training is on.
 NOT_IN_META = ("grid", "log_every")
 
 
@@ -573,7 +641,8 @@ def model_meta(config: TrainConfig, extra: dict | None = None) -> dict:
     meta = {"unit_current_A": DEFAULT_UNIT_CURRENT_A, "frame_period_s": DEFAULT_FRAME_PERIOD_S,
             "classes": list(CLASS_NAMES), "task": "kws-yes", "features": F.FEATURES_ID,
             "features_params": F.FEATURES_PARAMS, "quantisation": config.grid.to_dict(),
-            "training": {k: v for k, v in config.to_dict().items() if k not in NOT_IN_META}}
+            "training": {k: v for k, v in config.to_dict().items()
+                         if k not in NOT_IN_META and not (k.startswith("mismatch") and config.mismatch is None)}}
     meta.update(extra or {})
     return meta
 
@@ -631,6 +700,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold-step", type=float, default=g.threshold_step, help="grid of alpha, beta1, delta")
     parser.add_argument("--threshold-min", type=float, default=g.threshold_min, help="lower limit of alpha, beta1, delta")
     parser.add_argument("--threshold-max", type=float, default=g.threshold_max, help="upper limit of alpha, beta1, delta")
+    parser.add_argument("--mismatch", default=None, metavar="STATS",
+                        help="mismatch-aware training: every batch runs on a freshly drawn chip, with the per-role "
+                             "sigmas of this file (python -m sim.montecarlo --training-stats STATS), and the "
+                             "checkpoint is chosen by the mean validation accuracy over fixed chips")
+    parser.add_argument("--mismatch-start", type=float, default=d.mismatch_start,
+                        help="fraction of the steps after which batches run on drawn chips")
+    parser.add_argument("--mismatch-val-chips", type=int, default=d.mismatch_val_chips,
+                        help="chips the validation accuracy is averaged over (with --mismatch)")
     parser.add_argument("--eval-every", type=int, default=d.eval_every, help="validation period (steps)")
     parser.add_argument("--log-every", type=int, default=d.log_every, help="progress line period (steps)")
     parser.add_argument("--seed", type=int, default=d.seed, help="training seed (initialisation, batches)")
@@ -692,6 +769,12 @@ def main(argv: list[str] | None = None) -> int:
         return fail(f"--processes: expected a positive integer, got {args.processes}")
     try:
         grid = Grid(args.weight_step, args.weight_max, args.threshold_step, args.threshold_min, args.threshold_max)
+        mismatch = None
+        if args.mismatch is not None:
+            try:
+                mismatch = load_stats(args.mismatch).to_dict()
+            except MismatchStatsError as error:
+                raise TrainError(f"--mismatch: {error}") from None
         config = TrainConfig(width=args.width, layers=args.layers, steps=args.steps, batch=args.batch, lr=args.lr,
                              weight_decay=args.weight_decay, clip=args.clip, eps_hold=args.eps_hold,
                              eps_decay=args.eps_decay, quant_start=args.quant_start, l1=args.l1,
@@ -701,7 +784,8 @@ def main(argv: list[str] | None = None) -> int:
                              logit_scale=args.logit_scale, readout_st=args.readout_st,
                              margin=args.margin, margin_weight=args.margin_weight,
                              eval_every=args.eval_every, log_every=args.log_every, seed=args.seed,
-                             threads=args.threads, grid=grid)
+                             threads=args.threads, grid=grid, mismatch=mismatch,
+                             mismatch_start=args.mismatch_start, mismatch_val_chips=args.mismatch_val_chips)
         config.check()
     except TrainError as error:
         return fail(str(error))

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -281,3 +282,78 @@ def log_factors(z: np.ndarray, sigma: np.ndarray, sensitivities: np.ndarray) -> 
 
 
 __all__ = ["Sensitivities", "calibrate", "Plan", "build_plan", "realised_network", "log_factors"]
+
+
+# --------------------------------------------------------------------------------------
+# sizing what-if and the statistics that training draws from
+
+
+# a learned parameter's own output device (a weight or bias mirror output, a cell's beta2, delta
+# or alpha source); every other matched device is shared (signal diodes, converters, lines)
+OUTPUT_DEVICE = re.compile(r"((^|/)fc_[a-z0-9]+/[wb]_[a-z0-9]+_r\d+(_c\d+)?|/cell\d+/(beta2|delta|alpha))$")
+
+
+def scale_matched_devices(instances: tuple[Instance, ...], factor: float, unit_l_um: float,
+                          shared_factor: float | None = None) -> tuple[Instance, ...]:
+    """The same circuit with every matched device (gate length ``unit_l_um``: mirrors, lines,
+    cell sources) ``factor`` times wider and longer (area x factor^2, same W/L, same currents);
+    with ``shared_factor``, the shared devices (not a parameter's own output) take that factor
+    instead. A what-if for sizing: the schematic and layout themselves are not redrawn."""
+    shared_factor = factor if shared_factor is None else shared_factor
+    for name, value in (("unit scale", factor), ("shared scale", shared_factor)):
+        if not value > 0:
+            raise MismatchModelError(f"{name}: must be positive, got {value!r}")
+    if factor == 1.0 and shared_factor == 1.0:
+        return instances
+    out = []
+    for inst in instances:
+        if abs(inst.l_um - unit_l_um) < 1e-9:
+            scale = factor if OUTPUT_DEVICE.search(inst.name) else shared_factor
+            inst = dataclasses.replace(inst, w_um=round(inst.w_um * scale, 4), l_um=round(inst.l_um * scale, 4))
+        out.append(inst)
+    return tuple(out)
+
+
+def gate_area_um2(instances: tuple[Instance, ...], unit_l_um: float) -> dict[str, float]:
+    """Gate area W x L x m of the matched devices: parameters' own outputs and shared ones."""
+    areas = {"outputs": 0.0, "shared": 0.0}
+    for inst in instances:
+        if abs(inst.l_um - unit_l_um) < 1e-9:
+            areas["outputs" if OUTPUT_DEVICE.search(inst.name) else "shared"] += inst.w_um * inst.l_um * inst.m
+    return areas
+
+
+def device_log_sigmas(sigma: np.ndarray, sensitivity: np.ndarray) -> np.ndarray:
+    """sigma of ln(current) per device: the parameters' independent draws through S_p."""
+    return np.sqrt(np.sum((sigma * sensitivity) ** 2, axis=-1))
+
+
+# role -> (regular expression on flat instance names, per finger?)
+_ROLE_PATTERNS = {
+    "nmos_finger": (r"(^|/)fc_[a-z0-9]+/[wb]_[a-z0-9]+_r\d+(_c\d+)?$", True, "nfet"),
+    "pmos_finger": (r"(^|/)fc_[a-z0-9]+/[wb]_[a-z0-9]+_r\d+(_c\d+)?$", True, "pfet"),
+    "rx_in.d": (r"^rx_in/d\d+$", False, None), "rx_in.k": (r"^rx_in/k\d+$", False, None),
+    "rx_in.p": (r"^rx_in/p\d+$", False, None),
+    "rx.d": (r"rx_[uhy]\d+/d\d+$", False, None), "rx.k": (r"rx_[uhy]\d+/k\d+$", False, None),
+    "rx.p": (r"rx_[uhy]\d+/p\d+$", False, None),
+    "nref": (r"^bias/nref$", False, None), "npb": (r"^bias/npb$", False, None), "ppb": (r"^bias/ppb$", False, None),
+    "pnc": (r"^bias/pnc$", False, None), "nnc": (r"^bias/nnc$", False, None),
+    "cell.kpc": (r"/cell\d+/kpc$", False, None), "cell.ppc": (r"/cell\d+/ppc$", False, None),
+    "cell.m1": (r"/cell\d+/m1$", False, None), "cell.m2": (r"/cell\d+/m2$", False, None),
+    "cell.beta2_finger": (r"/cell\d+/beta2$", True, None), "cell.delta_finger": (r"/cell\d+/delta$", True, None),
+    "cell.alpha_finger": (r"/cell\d+/alpha$", True, None),
+    "res.r": (r"/res\d+/r_[yu]\d+$", False, None),
+}
+
+
+def role_sigmas(instances: tuple[Instance, ...], log_sigmas: np.ndarray) -> dict[str, float]:
+    """sigma of ln(current) per device role of ``bmru.mismatch`` (the mean over the circuit's
+    devices in that role; ``*_finger`` roles are per finger, i.e. sigma * sqrt(m))."""
+    out = {}
+    for role, (pattern, per_finger, polarity) in _ROLE_PATTERNS.items():
+        values = [log_sigmas[i] * (np.sqrt(inst.m) if per_finger else 1.0) for i, inst in enumerate(instances)
+                  if re.search(pattern, inst.name) and (polarity is None or inst.model.endswith(f"{polarity}_01v8"))]
+        if not values:
+            raise MismatchModelError(f"role {role}: no device of the circuit matches {pattern}")
+        out[role] = round(float(np.mean(values)), 6)
+    return out

