@@ -78,8 +78,12 @@ def majority(frame_decisions: np.ndarray, classes: int) -> np.ndarray:
     return np.argmax(counts, axis=1)
 
 
-def run(net: Network, x: np.ndarray, method: str = "scan") -> RunOutput:
-    """Run the network on ``x`` of shape (batch, T, n_in) (a single (T, n_in) is promoted)."""
+def run(net: Network, x: np.ndarray, method: str = "scan", perturb=None) -> RunOutput:
+    """Run the network on ``x`` of shape (batch, T, n_in) (a single (T, n_in) is promoted).
+
+    ``perturb(kind, layer, value) -> value``, if given, replaces each layer's analog signals
+    before they are used: ``"candidate"`` (the cells' input c, before the thresholds) and
+    ``"post"`` (the post-projection y); e.g. additive noise for robustness studies."""
     if method not in METHODS:
         raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
     x = np.asarray(x, dtype=np.float64)
@@ -93,12 +97,16 @@ def run(net: Network, x: np.ndarray, method: str = "scan") -> RunOutput:
 
     u = relu(relu(x) @ net.W_in.T + net.b_in)
     states, candidates, layer_inputs = [], [], []
-    for layer in net.layers:
+    for index, layer in enumerate(net.layers):
         layer_inputs.append(u)
         c = relu(u @ layer.W_c.T + layer.b_c)
+        if perturb is not None:
+            c = relu(perturb("candidate", index, c))  # a current stays non-negative
         set_, hold = set_hold(c, layer.beta1, layer.delta)
         s = evolve(set_, hold, layer.s0)
         y = relu((s * layer.alpha) @ layer.W_o.T + layer.b_o)
+        if perturb is not None:
+            y = relu(perturb("post", index, y))
         u = y + u
         states.append(s.astype(np.uint8))
         candidates.append(c)

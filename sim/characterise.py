@@ -95,7 +95,7 @@ def weight_linearity(sigma: float, fingers=(1, 2, 4, 8, 12), input_A: float = 1e
 # the cell
 
 
-def _cell_body(sigma: float, cell: CellSpec, h_volts: float = 0.5, enable: str = "vdd") -> list[str]:
+def cell_bench(sigma: float, cell: CellSpec, h_volts: float = 0.5, enable: str = "vdd") -> list[str]:
     """Bias, one cell and its input source (last line); the cell is always enabled unless
     ``enable`` names another node (its complement is then that name + "b")."""
     complement = "vss" if enable == "vdd" else f"{enable}b"
@@ -110,7 +110,7 @@ def cell_dc(sigma: float, beta1: int, delta: int, alpha: int, workdir: Path | No
     step_A = 0.05 * sigma * UNIT_A
     top = (beta1 + delta) * 2 * step_A
     fine = step_A / 100
-    body = _cell_body(sigma, cell)
+    body = cell_bench(sigma, cell)
     deck = "\n".join(["* cell dc", include_line("tt"), options_line(), *body, ".control", "set num_threads=1",
                       "set wr_singlescale", "set wr_vecnames", "option numdgt=9",
                       f"dc Iin 0 {top:.6g} {fine:.6g}", "wrdata up.txt v(st) i(vh)",
@@ -146,7 +146,7 @@ def cell_switch_time(sigma: float, beta1: int, delta: int, alpha: int, margin_st
         start, target = 0.0, (beta1 + delta + margin_steps) * step_A
     else:
         start, target = 2 * (beta1 + delta) * step_A, (beta1 - margin_steps) * step_A
-    body = _cell_body(sigma, cell)
+    body = cell_bench(sigma, cell)
     body[-1] = f"Iin 0 c PWL(0 {start:.6g} 0.01 {start:.6g} 0.01001 {target:.6g} 0.03 {target:.6g})"
     result = run_deck(_deck(body, "tran 1e-5 0.03 0 5e-5", ["v(st)"]))
     t, st = result["scale"], result["v(st)"]

@@ -51,7 +51,7 @@ def test_cell_holds_its_state_while_disabled():
     cell = sc.CellSpec(0, 0, 6, 10, 20, 0)
     step_A = 0.05 * SIGMA * 1e-9
     high, low = 24 * step_A, 2 * step_A  # above beta2 = 16 steps, below beta1 = 6 steps
-    body = ch._cell_body(SIGMA, cell, enable="en")
+    body = ch.cell_bench(SIGMA, cell, enable="en")
     body[-1] = (f"Iin 0 c PWL(0 {low:.6g} 0.01 {low:.6g} 0.01001 {high:.6g} 0.03 {high:.6g} "
                 f"0.03001 {low:.6g} 0.05 {low:.6g})")
     enable = [(0, 1.8), (0.005, 1.8), (0.0051, 0), (0.02, 0), (0.0201, 1.8), (0.025, 1.8), (0.0251, 0), (0.04, 0),
