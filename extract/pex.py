@@ -289,6 +289,9 @@ def provenance(text: str) -> dict[str, str] | None:
     return None
 
 
+KPEX_DATE = re.compile(r"(?m)^\*+\s*Date:.*\n")  # KPEX's header stamps the run's date and time
+
+
 def wrap_netlist(kpex_text: str, top: str, pins: tuple[str, ...],
                  unit_widths: dict[float, set[float]] | None = None,
                  device_units: dict[str, float] | None = None) -> tuple[str, int, int, float]:
@@ -297,6 +300,7 @@ def wrap_netlist(kpex_text: str, top: str, pins: tuple[str, ...],
     Returns (text, capacitors, resistors, total capacitance in fF) as extracted.
     """
     text = _ESCAPED.sub(r"pex_\1", re.sub(r"\n\+", " ", kpex_text))
+    text = KPEX_DATE.sub("", text)  # the same extraction must give the same bytes
     if unit_widths:
         text = restore_fingers(text, unit_widths, device_units)
     core = f"{top}_pex_core"

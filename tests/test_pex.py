@@ -69,6 +69,8 @@ def test_met1_plate_matches_hand_estimate(tmp_path):
 
 def test_wrapper_renames_internal_nets_and_ties_substrate():
     kpex_text = "\n".join([
+        "***     Extraction Engine: KPEX/2.5D",
+        "***     Date: 2026-11-30 13:12:12",
         ".SUBCKT top b a \\$7 sky130_gnd",
         "X$1 a b \\$7 sky130_gnd sky130_fd_pr__nfet_01v8 l=1 w=2",
         "Cext_1 \\$7 a 1.5f",
@@ -78,6 +80,7 @@ def test_wrapper_renames_internal_nets_and_ties_substrate():
     text, caps, resistors, total = wrap_netlist(kpex_text, "top", ("a", "b"))
     assert (caps, resistors) == (2, 0) and total == pytest.approx(4.0)
     assert "\\$" not in text and "pex_7" in text
+    assert "Date:" not in text and "Extraction Engine" in text  # same extraction, same bytes
     circuits = parse_spice(text)
     assert circuits["top"].pins == ("a", "b")
     core = circuits["top"].instances[0]
