@@ -337,6 +337,19 @@ def wrap_netlist(kpex_text: str, top: str, pins: tuple[str, ...],
     return wrapper, capacitors, resistors, total * 1e15
 
 
+def net_capacitances(netlist: str) -> dict[str, float]:
+    """Total capacitance (fF) touching each net of a netlist's capacitors (to substrate and to
+    other nets), e.g. to compare two extractions of the same layout."""
+    totals: dict[str, float] = {}
+    for line in netlist.splitlines():
+        words = line.split()
+        if len(words) >= 4 and words[0][0] in "Cc":
+            value = _farads(words[3]) * 1e15
+            for net in words[1:3]:
+                totals[net] = totals.get(net, 0.0) + value
+    return totals
+
+
 def check_lvsdb(lvsdb: Path) -> None:
     """Refuse a file klayout.db cannot read as an LVS database with an extracted netlist (KPEX
     would fail on it with a Python traceback)."""

@@ -6,7 +6,7 @@ import klayout.db as kdb
 import pytest
 
 from extract.lvs import run_lvs, write_reports
-from extract.pex import extract_parasitics, wrap_netlist
+from extract.pex import extract_parasitics, net_capacitances, wrap_netlist
 from generators.netlist import parse_spice
 from pdk_sky130_180 import layers as L
 from pdk_sky130_180.pex import SUBSTRATE_CAP_AF, SUBSTRATE_TIE
@@ -41,12 +41,7 @@ def plate_gds(path):
 
 def net_cap_fF(netlist: str, net: str) -> float:
     """Sum of the capacitors touching ``net`` (to substrate and to other nets)."""
-    total = 0.0
-    for line in netlist.splitlines():
-        words = line.split()
-        if words and words[0].lower().startswith("c") and net in words[1:3]:
-            total += float(words[3].rstrip("fF")) if words[3].lower().endswith("f") else float(words[3]) * 1e15
-    return total
+    return net_capacitances(netlist).get(net, 0.0)
 
 
 def test_met1_plate_matches_hand_estimate(tmp_path):
