@@ -324,7 +324,8 @@ def parser() -> argparse.ArgumentParser:
                    help="no circuit: the software model predicts every sample from its draws")
     p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler (default: a local "
                                                      "cluster, one single-threaded worker process per core)")
-    p.add_argument("--workers", type=int, default=None, help="local cluster size (default: one per core)")
+    p.add_argument("--jobs", "--workers", dest="workers", type=int, default=None,
+                   help="local Dask worker processes, as presim and corners take (default: one per core)")
     p.add_argument("-o", "--out", default=None, help="output folder (default build/<weights stem>/)")
     p.add_argument("--corner", choices=CORNERS, default="tt", help="process corner (default %(default)s)")
     p.add_argument("--temp", type=float, default=TEMPERATURE_C, help="temperature in °C (default %(default)s)")
@@ -367,7 +368,7 @@ def check_args(args: argparse.Namespace) -> None:
     if args.n is not None and args.n < 1:
         fail(f"-n: must be >= 1, got {args.n}")
     if args.workers is not None and args.workers < 1:
-        fail(f"--workers: must be >= 1, got {args.workers}")
+        fail(f"--jobs: must be >= 1, got {args.workers}")
     check_operating_point("--vdd", [args.vdd], "--temp", [args.temp])
     if args.netlist == "pex" and not args.software_only:
         fail("--netlist pex: Monte Carlo on the extracted netlist is not supported yet (use schematic)")
