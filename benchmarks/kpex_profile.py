@@ -46,7 +46,7 @@ def summarise(profile: Path) -> dict:
     for label, (suffix, name) in STAGES.items():
         found = [(key, entry) for key, entry in stats.stats.items() if key[0].endswith(suffix) and key[2] == name]
         if found:
-            (_, _, name), (_, calls, own, cumulative, _) = found[0][0], found[0][1]
+            _, calls, _, cumulative, _ = found[0][1]
             out["stages"][label] = {"calls": calls, "cumulative_seconds": round(cumulative, 1),
                                     "share": round(cumulative / total, 3)}
     region = [entry for key, entry in stats.stats.items() if key[2] == "<method 'complex_op' of 'Region' objects>"]
