@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bmru import data as D  # noqa: E402
 from bmru.cli import write_json  # noqa: E402
 from bmru.inputs import load_inputs  # noqa: E402
-from bmru.model import run  # noqa: E402
+from bmru.model import majority, run  # noqa: E402
 from bmru.weights import load_weights  # noqa: E402
 
 LEVELS = np.logspace(-3, 0, 13)
@@ -65,8 +65,8 @@ class GRUNet(nn.Module):
 
 
 def vote(logits: np.ndarray) -> np.ndarray:
-    frames = np.argmax(logits, axis=2)
-    return np.argmax(np.stack([(frames == k).sum(axis=1) for k in range(logits.shape[2])], axis=1), axis=1)
+    """Utterance decisions as the chip takes them: majority of the per-frame argmax."""
+    return majority(np.argmax(logits, axis=2), logits.shape[2])
 
 
 def train_gru(arrays: dict, width: int, layers: int, steps: int, seed: int, log) -> GRUNet:

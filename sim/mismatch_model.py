@@ -37,7 +37,7 @@ import numpy as np
 
 from bmru.weights import Network, validate
 from generators.mapping import HardwareSpec, quantised_network
-from pdk_sky130_180.devices import PFET, SUPPLY_V
+from pdk_sky130_180.devices import NFET, PFET, SUPPLY_V
 from pdk_sky130_180.mismatch import (PARAMETERS, Draws, Instance, Library, load_library, model_cards,
                                      mosfet_line)
 from pdk_sky130_180.models import include_line
@@ -290,7 +290,8 @@ __all__ = ["Sensitivities", "calibrate", "Plan", "build_plan", "realised_network
 
 # a learned parameter's own output device (a weight or bias mirror output, a cell's beta2, delta
 # or alpha source); every other matched device is shared (signal diodes, converters, lines)
-OUTPUT_DEVICE = re.compile(r"((^|/)fc_[a-z0-9]+/[wb]_[a-z0-9]+_r\d+(_c\d+)?|/cell\d+/(beta2|delta|alpha))$")
+PROJECTION_OUTPUT = r"(^|/)fc_[a-z0-9]+/[wb]_[a-z0-9]+_r\d+(_c\d+)?$"  # a weight's or bias's mirror output
+OUTPUT_DEVICE = re.compile(rf"{PROJECTION_OUTPUT}|/cell\d+/(beta2|delta|alpha)$")
 
 
 def scale_matched_devices(instances: tuple[Instance, ...], factor: float, unit_l_um: float,
@@ -328,10 +329,10 @@ def device_log_sigmas(sigma: np.ndarray, sensitivity: np.ndarray) -> np.ndarray:
     return np.sqrt(np.sum((sigma * sensitivity) ** 2, axis=-1))
 
 
-# role -> (regular expression on flat instance names, per finger?)
+# role -> (regular expression on flat instance names, per finger?, model or None for any)
 _ROLE_PATTERNS = {
-    "nmos_finger": (r"(^|/)fc_[a-z0-9]+/[wb]_[a-z0-9]+_r\d+(_c\d+)?$", True, "nfet"),
-    "pmos_finger": (r"(^|/)fc_[a-z0-9]+/[wb]_[a-z0-9]+_r\d+(_c\d+)?$", True, "pfet"),
+    "nmos_finger": (PROJECTION_OUTPUT, True, NFET),
+    "pmos_finger": (PROJECTION_OUTPUT, True, PFET),
     "rx_in.d": (r"^rx_in/d\d+$", False, None), "rx_in.k": (r"^rx_in/k\d+$", False, None),
     "rx_in.p": (r"^rx_in/p\d+$", False, None),
     "rx.d": (r"rx_[uhy]\d+/d\d+$", False, None), "rx.k": (r"rx_[uhy]\d+/k\d+$", False, None),
@@ -350,9 +351,9 @@ def role_sigmas(instances: tuple[Instance, ...], log_sigmas: np.ndarray) -> dict
     """sigma of ln(current) per device role of ``bmru.mismatch`` (the mean over the circuit's
     devices in that role; ``*_finger`` roles are per finger, i.e. sigma * sqrt(m))."""
     out = {}
-    for role, (pattern, per_finger, polarity) in _ROLE_PATTERNS.items():
+    for role, (pattern, per_finger, model) in _ROLE_PATTERNS.items():
         values = [log_sigmas[i] * (np.sqrt(inst.m) if per_finger else 1.0) for i, inst in enumerate(instances)
-                  if re.search(pattern, inst.name) and (polarity is None or inst.model.endswith(f"{polarity}_01v8"))]
+                  if re.search(pattern, inst.name) and model in (None, inst.model)]
         if not values:
             raise MismatchModelError(f"role {role}: no device of the circuit matches {pattern}")
         out[role] = round(float(np.mean(values)), 6)

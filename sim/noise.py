@@ -66,7 +66,8 @@ def conditions() -> list[Condition]:
 
 
 def step_A(sigma: float) -> float:
-    return 0.05 * sigma * UNIT_A
+    """One cell step (the mapping's threshold grid) in amperes at internal scale ``sigma``."""
+    return MappingConfig().cell.step * sigma * UNIT_A
 
 
 def noise_waveform(condition: Condition, noise_A: float, sigma: float, seed: int) -> list[tuple[float, float]]:
