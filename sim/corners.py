@@ -7,11 +7,16 @@ points: tt/ff/ss/sf/fs x -40/27/85 °C x 1.62/1.80/1.98 V. Writes ``OUT/corners.
 (CONTRACT.md section 4: per point ``corner``, ``temp_C``, ``vdd_V``, ``decision_agreement``,
 ``frame_state_agreement``, ``power_nW`` {``total_mean``}; ``worst``, the point with the lowest
 decision agreement) and ``OUT/corners.png`` (agreement and power per point).
+
+``--extend PREVIOUS`` grows a finished grid to more utterances: it checks that PREVIOUS covers the
+same weights, inputs, netlist bytes, grid and settings, simulates only the utterances it lacks and
+writes the combined result (a 45 x 10 sign-off need not repeat a 45 x 2 run).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import shutil
 import tempfile
 import time
@@ -27,7 +32,7 @@ from pdk_sky130_180.devices import PVT_SUPPLIES_V, PVT_TEMPERATURES_C
 from pdk_sky130_180.models import CORNERS, ModelsError
 from sim import presim
 from sim.cluster import ClusterError, map_on_cluster
-from sim.compare import compare
+from sim.compare import compare, labels_covered
 from sim.ngspice import SpiceError
 from sim.postlayout import check_fresh
 from sim.runner import MAX_STEP_FRACTION, _simulate_item, netlist_kind, sha256_of
@@ -53,7 +58,54 @@ def parser() -> CommandParser:
                    help="largest transient step as a fraction of a frame (default %(default)s)")
     p.add_argument("--internal-scale", type=float, default=MappingConfig.internal_scale,
                    help="internal current per software unit (default %(default)s)")
+    p.add_argument("--extend", metavar="CORNERS_JSON", default=None,
+                   help="a corners.json of the same job with fewer utterances: simulate only the utterances "
+                        "it lacks and write the combined grid")
     return p
+
+
+# The settings a result must share with the run that extends it (besides the netlist bytes).
+SAME_JOB_KEYS = ("weights", "inputs", "netlist", "max_step_fraction", "internal_scale")
+
+
+def load_previous(path: str, expected: dict, points: list[tuple[str, float, float]], count: int) -> dict:
+    """The corners.json that ``--extend`` grows, after checking it is the same job on the same grid
+    with fewer than ``count`` utterances; exits with a one-line reason naming the file otherwise."""
+    try:
+        previous = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        fail(f"--extend {path}: cannot read a corners.json ({error})")
+    if not isinstance(previous, dict) or not isinstance(previous.get("corners"), list):
+        fail(f"--extend {path}: not a corners.json (no 'corners' list)")
+    for key, value in expected.items():
+        if previous.get(key) != value:
+            fail(f"--extend {path}: {key} is {previous.get(key)!r}, this run has {value!r}")
+    grid = [(row["corner"], row["temp_C"], row["vdd_V"]) for row in previous["corners"]]
+    if grid != points:
+        fail(f"--extend {path}: its grid of {len(grid)} points differs from this run's {len(points)}")
+    if not 0 < previous["utterances"] < count:
+        fail(f"--extend {path}: it has {previous['utterances']} utterances; -n must be larger (got {count})")
+    return previous
+
+
+def merge_rows(first: dict, first_count: int, second: dict, second_count: int) -> dict:
+    """One grid point's figures over both utterance sets: rates and means weighted by utterances
+    (every utterance has the same frames and cells), extremes combined, decisions concatenated."""
+    total = first_count + second_count
+
+    def weighted(a, b):
+        return None if a is None or b is None else (a * first_count + b * second_count) / total
+
+    power = {}
+    for key, value in first["power_nW"].items():
+        other = second["power_nW"][key]
+        power[key] = (min(value, other) if key.endswith("_min") else max(value, other) if key.endswith("_max")
+                      else weighted(value, other))
+    merged = {key: first[key] for key in ("corner", "temp_C", "vdd_V")}
+    merged.update({key: weighted(first[key], second[key])
+                   for key in ("decision_agreement", "frame_state_agreement", "hw_accuracy")})
+    merged.update(power_nW=power, hw_decisions=first["hw_decisions"] + second["hw_decisions"])
+    return merged
 
 
 def grid_points(corners, temps, vdds) -> list[tuple[str, float, float]]:
@@ -126,16 +178,24 @@ def main(argv: list[str] | None = None) -> None:
         except BenchError as error:
             fail(f"{netlist}: {error}")
         x, count = inputs.x, len(inputs.x)
+        kind, digest = netlist_kind(netlist.read_text()), sha256_of(netlist)
+        job = {"weights": str(args.weights), "inputs": str(args.inputs), "netlist": kind,
+               "max_step_fraction": args.max_step, "internal_scale": args.internal_scale}
+        previous = (load_previous(args.extend, {**job, "netlist_sha256": digest}, points, count)
+                    if args.extend else None)
+        first = previous["utterances"] if previous else 0
+        new = count - first  # utterances first..count-1 are simulated here
         tasks = [(netlist, top, spec, x[i], corner, temp, args.max_step, vdd)
-                 for corner, temp, vdd in points for i in range(count)]
-        progress(f"corners: {len(points)} points x {count} utterances = {len(tasks)} ngspice runs on the "
-                 f"{args.netlist}, {args.scheduler or f'{args.jobs} local worker(s)'}")
+                 for corner, temp, vdd in points for i in range(first, count)]
+        progress(f"corners: {len(points)} points x {new} utterances{f' (after the {first} of {args.extend})' if first else ''}"
+                 f" = {len(tasks)} ngspice runs on the {args.netlist}, "
+                 f"{args.scheduler or f'{args.jobs} local worker(s)'}")
         done: list[int] = []
 
         def on_done(index, measurement):
             done.append(index)
-            corner, temp, vdd = points[index // count]
-            progress(f"[{len(done)}/{len(tasks)}] {corner} {temp:g} °C {vdd:g} V utterance {index % count}: "
+            corner, temp, vdd = points[index // new]
+            progress(f"[{len(done)}/{len(tasks)}] {corner} {temp:g} °C {vdd:g} V utterance {first + index % new}: "
                      f"decision {measurement.decision}, {measurement.power_nW['total']:.1f} nW")
 
         start = time.perf_counter()
@@ -145,21 +205,29 @@ def main(argv: list[str] | None = None) -> None:
         except (ClusterError, SpiceError, ModelsError) as error:
             fail(f"{netlist}: {error}")
         wall = time.perf_counter() - start
-        kind, digest = netlist_kind(netlist.read_text()), sha256_of(netlist)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    sw = run(quantised_network(spec), x)
-    rows = [point_row(point, sw, measurements[k * count:(k + 1) * count], inputs.y) for k, point in enumerate(points)]
+    network = quantised_network(spec)
+    sw = run(network, x[first:])
+    labels = None if inputs.y is None else inputs.y[first:]
+    rows = [point_row(point, sw, measurements[k * new:(k + 1) * new], labels) for k, point in enumerate(points)]
+    seconds_per_run = float(np.mean([m.sim_seconds for m in measurements]))
+    if previous:
+        rows = [merge_rows(old, first, row, new) for old, row in zip(previous["corners"], rows)]
+        wall += previous["wall_seconds"]
+        seconds_per_run = (previous["sim_seconds_per_run"] * first + seconds_per_run * new) / count
     worst = worst_point(rows)
     total = sum(round(r["decision_agreement"] * count) for r in rows)
     result = {
-        "netlist": kind, "netlist_sha256": digest, "weights": str(args.weights), "inputs": str(args.inputs),
-        "utterances": count, "labels_covered": compare(sw, measurements[:count], inputs.y)["labels_covered"],
-        "sw_decisions": [int(d) for d in sw.decision], "corners": rows, "worst": worst,
+        **job, "netlist_sha256": digest,
+        "utterances": count, "labels_covered": labels_covered(inputs.y, count),
+        "sw_decisions": [int(d) for d in run(network, x).decision], "corners": rows, "worst": worst,
         "decision_agreement": total / (count * len(rows)), "points": len(rows),
-        "wall_seconds": round(wall, 1), "sim_seconds_per_run": float(np.mean([m.sim_seconds for m in measurements])),
+        "wall_seconds": round(wall, 1), "sim_seconds_per_run": seconds_per_run,
         "covers": f"{kind} netlist, no mismatch, {count} utterances per point, {len(rows)} PVT points",
     }
+    if previous:
+        result["extended_from"] = {"file": str(args.extend), "utterances": first}
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "corners.json", result)
     plot(rows, out / "corners.png")

@@ -48,3 +48,31 @@ def test_worst_point_is_the_lowest_decision_agreement_then_frame_states():
             {"corner": "ss", "decision_agreement": 0.8, "frame_state_agreement": 0.97},
             {"corner": "ff", "decision_agreement": 0.8, "frame_state_agreement": 0.95}]
     assert worst_point(rows)["corner"] == "ff"
+
+
+def test_extending_a_grid_equals_running_it_whole(tmp_path):
+    """``--extend`` simulates only the missing utterances and merges to the same figures as one
+    run over all of them; a previous result of another grid is refused before anything runs."""
+    from sim.corners import main
+
+    weights, inputs, out = write_tiny_job(tmp_path, labels=(1, 0, 1))
+    grid = ["--corners", "tt", "--temps", "27", "--vdds", "1.62", "1.8", "--jobs", "2"]
+    main([str(weights), "--inputs", str(inputs), "-o", str(tmp_path / "whole"), "-n", "3", *grid])
+    main([str(weights), "--inputs", str(inputs), "-o", str(tmp_path / "part"), "-n", "1", *grid])
+    main([str(weights), "--inputs", str(inputs), "-o", str(out), "-n", "3", "--extend",
+          str(tmp_path / "part" / "corners.json"), *grid])
+    whole = json.loads((tmp_path / "whole" / "corners.json").read_text())
+    extended = json.loads((out / "corners.json").read_text())
+    assert extended["extended_from"]["utterances"] == 1 and extended["utterances"] == 3
+    for key in ("sw_decisions", "labels_covered", "decision_agreement", "netlist_sha256"):
+        assert extended[key] == whole[key]
+    for merged, direct in zip(extended["corners"], whole["corners"]):
+        assert merged["hw_decisions"] == direct["hw_decisions"]
+        for key in ("decision_agreement", "frame_state_agreement", "hw_accuracy"):
+            assert merged[key] == pytest.approx(direct[key], abs=1e-12)
+        for key, value in direct["power_nW"].items():
+            assert merged["power_nW"][key] == pytest.approx(value, rel=1e-9)
+    with pytest.raises(SystemExit):
+        main([str(weights), "--inputs", str(inputs), "-o", str(tmp_path / "other"), "-n", "3", "--extend",
+              str(tmp_path / "part" / "corners.json"), "--corners", "ss", "--temps", "27", "--vdds", "1.8"])
+    assert not (tmp_path / "other").exists()
