@@ -12,6 +12,8 @@ currents of all samples over one utterance, and the votes per utterance.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import shutil
 import tempfile
 import time
@@ -344,7 +346,30 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--plot-utterance", type=int, default=0, help="utterance whose class currents are plotted")
     p.add_argument("--internal-scale", type=float, default=MappingConfig.internal_scale,
                    help="internal current per software unit (default %(default)s)")
+    p.add_argument("--extend", metavar="MC_JSON", default=None,
+                   help="an mc.json of the same chips (seed, samples, circuit, settings) over fewer utterances: "
+                        "simulate only the utterances it lacks and write the combined result")
     return p
+
+
+def load_previous(path: str, expected: dict, count: int, plot_utterance: int) -> dict:
+    """The mc.json that ``--extend`` grows, after checking it holds the same chips over fewer than
+    ``count`` utterances; exits with a one-line reason naming the file otherwise."""
+    try:
+        previous = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        fail(f"--extend {path}: cannot read an mc.json ({error})")
+    if not isinstance(previous, dict) or "software_match" not in previous:
+        fail(f"--extend {path}: not the mc.json of a circuit run")
+    for key, value in expected.items():
+        if previous.get(key) != value:
+            fail(f"--extend {path}: {key} is {previous.get(key)!r}, this run has {value!r}")
+    first = previous["utterances"]
+    if not first < count:
+        fail(f"--extend {path}: it has {first} utterances; -n must be larger (got {count})")
+    if plot_utterance < first:
+        fail(f"--plot-utterance: with --extend, plot one of the utterances simulated now ({first}..{count - 1})")
+    return previous
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -372,12 +397,73 @@ def check_args(args: argparse.Namespace) -> None:
     check_operating_point("--vdd", [args.vdd], "--temp", [args.temp])
     if args.netlist == "pex" and not args.software_only:
         fail("--netlist pex: Monte Carlo on the extracted netlist is not supported yet (use schematic)")
+    if args.extend and args.software_only:
+        fail("--extend: grows a circuit run; a software run of any size takes seconds")
+
+
+@dataclass(frozen=True, eq=False)
+class CircuitRuns:
+    """What the circuit runs of S samples x n utterances leave behind, in a form that two runs over
+    different utterances of the same chips combine into exactly (:meth:`joined`)."""
+
+    hw: np.ndarray  # (S, n) circuit decisions
+    sw: np.ndarray  # (S, n) the software prediction from the same draws
+    sample_power: np.ndarray  # (S,) mean chip power over the n utterances, nW
+    power_range: tuple[float, float]  # lowest and highest power of one (sample, utterance) pair
+    nominal_match: float  # fraction of cell-frames equal to the nominal software's
+    software_match: float  # fraction of cell-frames equal to the sample's software prediction
+    sim_seconds: float  # mean ngspice time per utterance
+    wall_seconds: float
+
+    def joined(self, later: "CircuitRuns") -> "CircuitRuns":
+        """These utterances followed by ``later``'s (the same samples); every utterance has the
+        same cell-frames, so fractions and means are weighted by utterance counts."""
+        a, b = self.hw.shape[1], later.hw.shape[1]
+
+        def weighted(x, y):
+            return (x * a + y * b) / (a + b)
+
+        return CircuitRuns(np.concatenate([self.hw, later.hw], axis=1), np.concatenate([self.sw, later.sw], axis=1),
+                           weighted(self.sample_power, later.sample_power),
+                           (min(self.power_range[0], later.power_range[0]),
+                            max(self.power_range[1], later.power_range[1])),
+                           weighted(self.nominal_match, later.nominal_match),
+                           weighted(self.software_match, later.software_match),
+                           weighted(self.sim_seconds, later.sim_seconds), self.wall_seconds + later.wall_seconds)
+
+
+def runs_of_result(result: dict) -> CircuitRuns:
+    """The :class:`CircuitRuns` recorded in a circuit run's mc.json."""
+    rows = result["per_sample"]
+    return CircuitRuns(np.array([r["decisions"] for r in rows]), np.array([r["software_decisions"] for r in rows]),
+                       np.array([r["power_nW"] for r in rows]),
+                       (result["power_nW"]["min"], result["power_nW"]["max"]), result["frame_state_agreement"],
+                       result["software_match"]["frame_state"], result["sim_seconds_per_utterance"],
+                       result["wall_seconds"])
+
+
+def circuit_summary(runs: CircuitRuns, nominal: RunOutput, labels, seeds: list[int]) -> dict:
+    result = summary(runs.hw, runs.nominal_match, nominal, labels, seeds)
+    for s, row in enumerate(result["per_sample"]):
+        row["software_decisions"] = [int(d) for d in runs.sw[s]]
+        row["power_nW"] = float(runs.sample_power[s])
+    result["software_match"] = {"decision": float(np.mean(runs.sw == runs.hw)), "frame_state": runs.software_match}
+    chips = runs.sample_power
+    result["power_nW"] = {"mean": float(chips.mean()), "min": runs.power_range[0], "max": runs.power_range[1],
+                          "sample_p5": float(np.percentile(chips, 5)), "sample_p95": float(np.percentile(chips, 95)),
+                          "sample_mean_std": float(chips.std())}
+    result["sim_seconds_per_utterance"] = runs.sim_seconds
+    result["wall_seconds"] = runs.wall_seconds
+    return result
 
 
 def _circuit_runs(args, spec: HardwareSpec, circuit: FlatCircuit, model: SoftwareModel, x: np.ndarray,
-                  labels, nominal: RunOutput, seeds: list[int]) -> tuple[dict, np.ndarray, np.ndarray]:
-    samples, n = len(seeds), len(x)
-    tasks = [CircuitTask(s, seeds[s], u, x[u], circuit, spec, args.corner, args.statistics, args.temp, args.vdd)
+                  nominal: RunOutput, seeds: list[int], first: int = 0) -> tuple[CircuitRuns, np.ndarray | None]:
+    """Simulate utterances ``first``.. of every sample; also the class currents of the plotted
+    utterance per sample (None when it is not among them)."""
+    samples, n = len(seeds), len(x) - first
+    tasks = [CircuitTask(s, seeds[s], first + u, x[first + u], circuit, spec, args.corner, args.statistics,
+                         args.temp, args.vdd)
              for s in range(samples) for u in range(n)]
     start = time.perf_counter()
     done = []
@@ -398,26 +484,20 @@ def _circuit_runs(args, spec: HardwareSpec, circuit: FlatCircuit, model: Softwar
     nominal_states = np.stack(nominal.states, axis=1)
     hw_nominal_match = hw_sw_match = total = 0
     power = np.array([m.power_nW["total"] for m in measurements]).reshape(samples, n)
-    currents = np.array([measurements[s * n + args.plot_utterance].class_currents for s in range(samples)])
+    plotted = args.plot_utterance - first
+    currents = (np.array([measurements[s * n + plotted].class_currents for s in range(samples)])
+                if 0 <= plotted < n else None)
     for s in range(samples):
-        out = predict(model, seeds[s], x)
+        out = predict(model, seeds[s], x[first:])
         sw[s] = out.decision
         for u in range(n):
             hw_states = measurements[s * n + u].states
-            hw_nominal_match += int(np.count_nonzero(hw_states == nominal_states[u]))
+            hw_nominal_match += int(np.count_nonzero(hw_states == nominal_states[first + u]))
             hw_sw_match += int(np.count_nonzero(hw_states == _states(out, u)))
             total += hw_states.size
-    result = summary(hw, hw_nominal_match / total, nominal, labels, seeds)
-    for s, row in enumerate(result["per_sample"]):
-        row["software_decisions"] = [int(d) for d in sw[s]]
-        row["power_nW"] = float(power[s].mean())
-    result["software_match"] = {"decision": float(np.mean(sw == hw)), "frame_state": hw_sw_match / total}
-    result["power_nW"] = {"mean": float(power.mean()), "min": float(power.min()), "max": float(power.max()),
-                          "p5": float(np.percentile(power, 5)), "p95": float(np.percentile(power, 95)),
-                          "sample_mean_std": float(power.mean(axis=1).std())}
-    result["sim_seconds_per_utterance"] = float(np.mean([m.sim_seconds for m in measurements]))
-    result["wall_seconds"] = wall
-    return result, hw, currents
+    runs = CircuitRuns(hw, sw, power.mean(axis=1), (float(power.min()), float(power.max())), hw_nominal_match / total,
+                       hw_sw_match / total, float(np.mean([m.sim_seconds for m in measurements])), wall)
+    return runs, currents
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -429,8 +509,17 @@ def main(argv: list[str] | None = None) -> None:
         fail(f"--plot-utterance: expected 0..{len(x) - 1}, got {args.plot_utterance}")
     out = Path(args.out) if args.out else Path("build") / Path(args.weights).stem
     start = time.perf_counter()
+    schematic = schematic_text(spec)
+    job = dict(seed=args.seed, samples=args.samples, netlist="software" if args.software_only else args.netlist,
+               netlist_sha256=None if args.software_only else hashlib.sha256(schematic.encode()).hexdigest(),
+               weights=str(args.weights), inputs=str(args.inputs), corner=args.corner, temp_C=args.temp,
+               vdd_V=args.vdd, statistics=args.statistics, mismatch_parameters=list(PARAMETERS),
+               unit_scale=args.unit_scale,
+               shared_scale=args.unit_scale if args.shared_scale is None else args.shared_scale,
+               wheel=load_library(args.corner, args.statistics).wheel, internal_scale=args.internal_scale)
+    previous = load_previous(args.extend, job, len(x), args.plot_utterance) if args.extend else None
     try:
-        circuit = flat_circuit(schematic_text(spec))
+        circuit = flat_circuit(schematic)
         model = software_model(spec, circuit, args.corner, args.statistics, args.unit_scale, args.shared_scale)
     except (NetlistError, MismatchError, MismatchModelError, ModelsError, SpiceError) as error:
         fail(f"models: {error}")
@@ -443,7 +532,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     seeds = [sample_seed(args.seed, s) for s in range(args.samples)]
     nominal = run(quantised_network(spec), x)
-    kind = "software" if args.software_only else args.netlist
+    kind = job["netlist"]
     if args.software_only:
         progress(f"montecarlo: {args.samples} samples x {len(x)} utterances in software")
         step = max(1, args.samples // 10)
@@ -453,16 +542,17 @@ def main(argv: list[str] | None = None) -> None:
         decisions, currents = sw.decisions, sw.currents
         result["wall_seconds"] = time.perf_counter() - start
     else:
+        first = previous["utterances"] if previous else 0
         try:
-            result, decisions, currents = _circuit_runs(args, spec, circuit, model, x, labels, nominal, seeds)
+            runs, currents = _circuit_runs(args, spec, circuit, model, x, nominal, seeds, first)
         except (ClusterError, SpiceError, BenchError) as error:
             fail(f"simulation: {error}")
-    result.update(seed=args.seed, netlist=kind, weights=str(args.weights), inputs=str(args.inputs),
-                  corner=args.corner, temp_C=args.temp, vdd_V=args.vdd, statistics=args.statistics,
-                  mismatch_parameters=list(PARAMETERS), plot_utterance=args.plot_utterance,
-                  unit_scale=args.unit_scale,
-                  shared_scale=args.unit_scale if args.shared_scale is None else args.shared_scale,
-                  wheel=load_library(args.corner, args.statistics).wheel)
+        if previous:
+            runs = runs_of_result(previous).joined(runs)
+        result, decisions = circuit_summary(runs, nominal, labels, seeds), runs.hw
+        if previous:
+            result["extended_from"] = {"file": str(args.extend), "utterances": first}
+    result.update(job, plot_utterance=args.plot_utterance)
     covers = (f"{kind}, corner {args.corner} + mismatch ({args.statistics}), {args.samples} samples, "
               f"{len(x)} utterances")
     out.mkdir(parents=True, exist_ok=True)

@@ -191,6 +191,33 @@ def test_two_sample_dask_run_on_a_tiny_network(tmp_path):
 
 
 @needs_ngspice
+def test_extending_a_circuit_run_equals_running_it_whole(tmp_path):
+    """``--extend`` simulates only the utterances the previous run lacks, on the same chips, and
+    combines to the figures of one run over all of them; other chips are refused before running."""
+    weights, inputs, out = write_tiny_job(tmp_path, labels=(1, 0, 1))
+    job = [str(weights), "--inputs", str(inputs), "--samples", "2", "--seed", "3"]
+    mc_main([*job, "-n", "3", "-o", str(tmp_path / "whole")])
+    mc_main([*job, "-n", "1", "-o", str(tmp_path / "part")])
+    mc_main([*job, "-n", "3", "--plot-utterance", "1", "--extend", str(tmp_path / "part" / "mc.json"), "-o", str(out)])
+    whole = json.loads((tmp_path / "whole" / "mc.json").read_text())
+    extended = json.loads((out / "mc.json").read_text())
+    assert extended["extended_from"]["utterances"] == 1
+    for key in ("utterances", "decision_agreement", "accuracy", "per_utterance", "netlist_sha256"):
+        assert extended[key] == whole[key]
+    for merged, direct in zip(extended["per_sample"], whole["per_sample"]):
+        assert merged["decisions"] == direct["decisions"] and merged["seed"] == direct["seed"]
+        assert merged["power_nW"] == pytest.approx(direct["power_nW"], rel=1e-9)
+    for key in ("mean", "min", "max", "sample_mean_std"):
+        assert extended["power_nW"][key] == pytest.approx(whole["power_nW"][key], rel=1e-9, abs=1e-12)
+    assert extended["frame_state_agreement"] == pytest.approx(whole["frame_state_agreement"], abs=1e-12)
+    assert extended["software_match"]["frame_state"] == pytest.approx(whole["software_match"]["frame_state"], abs=1e-12)
+    with pytest.raises(SystemExit):
+        mc_main([str(weights), "--inputs", str(inputs), "--samples", "2", "--seed", "4", "-n", "2",
+                 "--plot-utterance", "1", "--extend", str(tmp_path / "part" / "mc.json"), "-o", str(tmp_path / "other")])
+    assert not (tmp_path / "other").exists()
+
+
+@needs_ngspice
 def test_software_prediction_of_a_mirror_follows_spice(tmp_path, library):
     """The calibrated sensitivities predict each drawn 1:1 mirror's ratio (same draws), sample by sample."""
     from sim.mismatch_model import calibrate, log_factors
