@@ -310,6 +310,41 @@ def plot_votes(path: Path, decisions: np.ndarray, nominal: np.ndarray, labels: n
     plt.close(fig)
 
 
+def plot_histograms(path: Path, result: dict, title: str) -> None:
+    """Histograms over chips: accuracy (with the nominal chip's marked) and, for circuit runs,
+    mean power."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    rows, accuracy = result["per_sample"], result["accuracy"]
+    panels = []
+    if accuracy["mean"] is not None:
+        panels.append(("accuracy", accuracy["nominal"], "accuracy (fraction of utterances)"))
+    if rows and "power_nW" in rows[0]:
+        panels.append(("power", None, "chip power, mean over utterances (nW)"))
+    if not panels:
+        return
+    labels = np.array([row.get("label") for row in result["per_utterance"]])
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.4), squeeze=False)
+    for ax, (kind, nominal, xlabel) in zip(axes[0], panels):
+        if kind == "accuracy":
+            values = [float(np.mean(np.array(row["decisions"]) == labels)) for row in rows]
+            bins = np.arange(len(labels) + 2) / len(labels) - 0.5 / len(labels)  # one bin per possible score
+            ax.hist(values, bins=bins if len(labels) <= 60 else 30, color="tab:blue")
+            ax.axvline(nominal, color="k", ls="--", label="nominal chip")
+            ax.legend(fontsize=8)
+        else:
+            ax.hist([row["power_nW"] for row in rows], bins=min(30, max(5, len(rows) // 2)), color="tab:orange")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("chips")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+
+
 # --------------------------------------------------------------------------------------
 # command line
 
@@ -560,6 +595,7 @@ def main(argv: list[str] | None = None) -> None:
                         f"class currents, utterance {args.plot_utterance}: {covers}", spec.class_names)
     plot_votes(out / "mc_votes.png", decisions, nominal.decision, labels, f"votes per utterance: {covers}",
                spec.class_names)
+    plot_histograms(out / "mc_histograms.png", result, f"over chips: {covers}")
     write_json(out / "mc.json", result)
     acc = result["accuracy"]
     accuracy = "" if acc["mean"] is None else (f", accuracy nominal {acc['nominal']:.3f} mean {acc['mean']:.3f} "

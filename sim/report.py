@@ -226,7 +226,8 @@ def robustness_lines(out: Path) -> list[str]:
             lines.append(f"Software prediction from the same draws equals the circuit on "
                          f"{mc['software_match']['decision']:.1%} of decisions and "
                          f"{mc['software_match']['frame_state']:.1%} of cell-frames.")
-        for name, title in (("mc_class_currents.png", "class currents of all samples"),
+        for name, title in (("mc_histograms.png", "accuracy and power over chips"),
+                            ("mc_class_currents.png", "class currents of all samples"),
                             ("mc_votes.png", "votes per utterance")):
             if (out / name).is_file():
                 lines += ["", f"![{title}]({name})"]

@@ -157,7 +157,8 @@ def test_software_only_on_the_shipped_example(tmp_path):
     assert [row["seed"] for row in data["per_sample"]] == [sample_seed(4, s) for s in range(20)]
     kept = np.mean([row["kept_fraction"] for row in data["per_utterance"]])
     assert kept == pytest.approx(data["decision_agreement"])
-    assert (out / "mc_class_currents.png").stat().st_size > 0 and (out / "mc_votes.png").stat().st_size > 0
+    for plot in ("mc_class_currents.png", "mc_votes.png", "mc_histograms.png"):
+        assert (out / plot).stat().st_size > 0
     again = tmp_path / "again"
     mc_main(["--samples", "20", "--seed", "4", "-n", "60", "--software-only", "-o", str(again)])
     assert json.loads((again / "mc.json").read_text())["per_sample"] == data["per_sample"]
