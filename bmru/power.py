@@ -54,13 +54,12 @@ import numpy as np
 from bmru.cli import CommandParser, fail, progress, write_json
 from bmru.model import relu, run
 from bmru.weights import Network
-from generators.mapping import HardwareSpec, MappingConfig, load_mapped, quantised_network
+from generators.mapping import (CONVERTER_FINGERS, REF_FINGERS, HardwareSpec, MappingConfig, load_mapped,
+                                quantised_network)
 from generators.spice_cells import HOLD_FINGERS, positive_columns
 from pdk_sky130_180.devices import SUPPLY_V
 
-PLINE_SHARE = 0.25  # a converter copies 1/4 of its signal onto the PMOS p-line
-BIAS_LINE_UNITS = 0.25  # every derived bias line (pb, nc, each cell's pc) is one 0.25 sigma branch
-CELL_STEP_UNITS = 0.05  # one cell-bias finger (pc line / 5 fingers)
+PLINE_SHARE = CONVERTER_FINGERS / REF_FINGERS  # a converter copies 1/4 of its signal onto the PMOS p-line
 
 
 @dataclass(frozen=True)
@@ -182,6 +181,8 @@ def supply_currents(spec: HardwareSpec, x: np.ndarray, schedule: FrameSchedule =
     unit_nA = spec.unit_current_A * 1e9
     weights = schedule.phase_weights(layers)
     xr = relu(x)
+    bias_line = spec.bias_step  # every derived bias line (pb, nc, each cell's pc) is one bias-finger branch
+    hold_units = HOLD_FINGERS * spec.cell_step  # a cell's inverter load, in cell-bias fingers
 
     # Input-side currents do not depend on the cell states.
     u0 = relu(xr @ net.W_in.T + net.b_in)
@@ -206,9 +207,9 @@ def supply_currents(spec: HardwareSpec, x: np.ndarray, schedule: FrameSchedule =
             h = layer.alpha * stored * low  # output switch needs st high and the dump off
             alpha_drawn = layer.alpha * (1.0 - (1.0 - stored) * low)  # both switches off: no path
             enabled = 1.0 if index < phase else 0.0
-            hold = HOLD_FINGERS * CELL_STEP_UNITS * (1.0 - stored) * enabled
+            hold = hold_units * (1.0 - stored) * enabled
             cells_phase += (alpha_drawn + hold).sum(axis=2)
-            cells_phase += (BIAS_LINE_UNITS + layer.beta2).sum()  # own bias line, threshold source
+            cells_phase += (bias_line + layer.beta2).sum()  # own bias line, threshold source
             y = relu(h @ layer.W_o.T + layer.b_o)
             ff_phase += (PLINE_SHARE * u.sum(axis=2)  # u_l p-lines (the residual reads every one)
                          + _sources(u, layer.W_c, layer.b_c)
@@ -223,8 +224,8 @@ def supply_currents(spec: HardwareSpec, x: np.ndarray, schedule: FrameSchedule =
     # The hold current stops again when the enables fall before the frame's end.
     for index, layer in enumerate(net.layers):
         after_fall = 1.0 - schedule.fall
-        cells -= after_fall * HOLD_FINGERS * CELL_STEP_UNITS * (1.0 - out.states[index]).sum(axis=2)
-    bias = np.full(x.shape[:2], 1.0 / sigma + 2 * BIAS_LINE_UNITS)  # iref (1 unit) + pb + nc
+        cells -= after_fall * hold_units * (1.0 - out.states[index]).sum(axis=2)
+    bias = np.full(x.shape[:2], 1.0 / sigma + 2 * bias_line)  # iref (1 unit) + pb + nc
     scale = sigma * unit_nA
     return SupplyCurrents(ff * scale, cells * scale, bias * scale, xr.sum(axis=2) * unit_nA, events)
 

@@ -50,6 +50,7 @@ import torch
 from torch import nn
 
 from bmru import features as F
+from bmru.grid import HARDWARE_GRID, GridError, HardwareGrid
 from bmru.mismatch import MismatchStats, MismatchStatsError, load_stats, sample_log_gains, stats_from_dict
 from bmru.weights import DEFAULT_FRAME_PERIOD_S, DEFAULT_UNIT_CURRENT_A, Layer, Meta, Network, save_weights
 
@@ -61,39 +62,7 @@ class TrainError(ValueError):
 
 
 # --------------------------------------------------------------------------------------
-# hardware grid
-
-
-@dataclass(frozen=True)
-class Grid:
-    """Quantisation grid and ranges, in software units (1 unit = unit_current_A)."""
-
-    weight_step: float = 0.25  # W_in, W_c, W_o, W_out and every bias b_*
-    weight_max: float = 3.0  # |w| <= weight_max
-    threshold_step: float = 0.05  # alpha, beta1, delta
-    threshold_min: float = 0.05
-    threshold_max: float = 3.0
-
-    def __post_init__(self) -> None:
-        for name in ("weight_step", "weight_max", "threshold_step", "threshold_min", "threshold_max"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise TrainError(f"grid.{name}: must be a positive number, got {value!r}")
-        if self.threshold_min >= self.threshold_max:
-            raise TrainError(f"grid.threshold_min: must be below threshold_max ({self.threshold_max}), "
-                             f"got {self.threshold_min}")
-        if self.weight_step > self.weight_max:
-            raise TrainError(f"grid.weight_step: larger than weight_max ({self.weight_max})")
-        # the range ends must lie on the grid, so that rounding then clamping stays on the grid
-        for lo_name, step_name in (("threshold_min", "threshold_step"), ("threshold_max", "threshold_step"),
-                                   ("weight_max", "weight_step")):
-            ratio = getattr(self, lo_name) / getattr(self, step_name)
-            if abs(ratio - round(ratio)) > 1e-9:
-                raise TrainError(f"grid.{lo_name}: {getattr(self, lo_name)} is not a multiple of "
-                                 f"grid.{step_name} ({getattr(self, step_name)})")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+# quantisation to the hardware grid (bmru.grid)
 
 
 def _ste(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -101,13 +70,13 @@ def _ste(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return value + (target - value).detach()
 
 
-def quantise_weight(value: torch.Tensor, grid: Grid) -> torch.Tensor:
+def quantise_weight(value: torch.Tensor, grid: HardwareGrid) -> torch.Tensor:
     levels = round(grid.weight_max / grid.weight_step)
     k = torch.clamp(torch.round(value / grid.weight_step), -levels, levels)
     return k * grid.weight_step
 
 
-def quantise_threshold(value: torch.Tensor, grid: Grid) -> torch.Tensor:
+def quantise_threshold(value: torch.Tensor, grid: HardwareGrid) -> torch.Tensor:
     low, high = round(grid.threshold_min / grid.threshold_step), round(grid.threshold_max / grid.threshold_step)
     k = torch.clamp(torch.round(value / grid.threshold_step), low, high)
     return k * grid.threshold_step
@@ -178,7 +147,7 @@ INIT = {"W_in_gain": 2.0, "b_in": 0.25, "W_c_gain": 1.5, "b_c": 0.5, "beta1": (0
 
 class BMRUNet(nn.Module):
     def __init__(self, n_in: int = 13, width: int = 4, layers: int = 2, classes: int = 2, seed: int = 0,
-                 grid: Grid | None = None, init: dict | None = None):
+                 grid: HardwareGrid | None = None, init: dict | None = None):
         super().__init__()
         for name, value in (("n_in", n_in), ("width", width), ("layers", layers), ("classes", classes)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -186,7 +155,7 @@ class BMRUNet(nn.Module):
         if classes < 2:
             raise TrainError(f"classes: expected at least 2, got {classes}")
         self.n_in, self.width, self.n_layers, self.classes = n_in, width, layers, classes
-        self.grid = grid or Grid()
+        self.grid = grid or HARDWARE_GRID
         gen = torch.Generator().manual_seed(int(seed))
 
         def normal(*shape, std):
@@ -376,7 +345,7 @@ class TrainConfig:
     log_every: int = 100
     seed: int = 0
     threads: int = 1  # the model is tiny: one thread is as fast and keeps runs bit-reproducible
-    grid: Grid = field(default_factory=Grid)
+    grid: HardwareGrid = HARDWARE_GRID
     init: dict = field(default_factory=dict)  # overrides of INIT
     logit_scale: float = 4.0  # the loss is cross-entropy of logit_scale * z (decisions do not depend on it)
     soft_temperature: float = 0.3  # warm-up with logistic gates, temperature annealed linearly ...
@@ -653,7 +622,7 @@ def model_meta(config: TrainConfig, extra: dict | None = None) -> dict:
 
 def _parser() -> argparse.ArgumentParser:
     d = TrainConfig()
-    g = Grid()
+    g = HARDWARE_GRID
     parser = argparse.ArgumentParser(
         prog="python -m bmru.train",
         description="Train the first-quadrant BMRU 'yes' keyword spotter on the offline espeak-ng data set "
@@ -768,7 +737,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.processes < 1:
         return fail(f"--processes: expected a positive integer, got {args.processes}")
     try:
-        grid = Grid(args.weight_step, args.weight_max, args.threshold_step, args.threshold_min, args.threshold_max)
+        try:
+            grid = HardwareGrid(args.weight_step, args.weight_max, args.threshold_step, args.threshold_min,
+                                args.threshold_max)
+        except GridError as error:
+            raise TrainError(str(error)) from None
         mismatch = None
         if args.mismatch is not None:
             try:

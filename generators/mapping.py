@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bmru.grid import HARDWARE_GRID, GridError, HardwareGrid, ParameterRange, check_recorded
 from bmru.weights import Network, atomic_write, validate
 
 SPEC_FORMAT = "bmru-hw/1"
@@ -44,38 +45,21 @@ class MappingError(ValueError):
 
 
 @dataclass(frozen=True)
-class Grid:
-    """Quantisation grid and realisable range of one kind of parameter."""
-
-    step: float
-    low: float
-    high: float
-
-    def fingers(self, name: str, values: np.ndarray) -> np.ndarray:
-        """Signed finger counts ``round(value / step)``; raises naming the first bad element."""
-        values = np.asarray(values, dtype=np.float64)
-        counts = np.rint(values / self.step).astype(np.int64)
-        quantised = counts * self.step
-        bad = (quantised < self.low - 1e-9) | (quantised > self.high + 1e-9)
-        if np.any(bad):
-            index = tuple(int(i) for i in np.argwhere(bad)[0])
-            where = ",".join(str(i) for i in index)
-            value = values[index]
-            raise MappingError(f"{name}[{where}]: {value:g} outside [{self.low:g}, {self.high:g}] "
-                               f"(realisable on a {self.step:g} grid)")
-        return counts
+class MappingConfig:
+    grid: HardwareGrid = HARDWARE_GRID  # bmru.grid: the one grid training and mapping share
+    internal_scale: float = 0.5  # sigma: internal current per software unit, in units
 
     @property
-    def max_fingers(self) -> int:
-        return int(round(max(abs(self.low), abs(self.high)) / self.step))
+    def weight(self) -> ParameterRange:
+        return self.grid.weight
 
+    @property
+    def bias(self) -> ParameterRange:
+        return self.grid.bias
 
-@dataclass(frozen=True)
-class MappingConfig:
-    weight: Grid = Grid(0.25, -3.0, 3.0)
-    bias: Grid = Grid(0.25, -3.0, 3.0)
-    cell: Grid = Grid(0.05, 0.05, 3.0)
-    internal_scale: float = 0.5  # sigma: internal current per software unit, in units
+    @property
+    def cell(self) -> ParameterRange:
+        return self.grid.cell
 
     def __post_init__(self) -> None:
         if self.internal_scale <= 0 or not math.isclose(REF_FINGERS / self.internal_scale,
@@ -192,13 +176,24 @@ def _max_error(values: np.ndarray, counts: np.ndarray, step: float) -> float:
 
 
 def map_network(net: Network, config: MappingConfig = MappingConfig()) -> HardwareSpec:
-    """Quantise ``net`` to the hardware grid; raises :class:`MappingError` naming a bad parameter."""
+    """Quantise ``net`` to the hardware grid; raises :class:`MappingError` naming a bad parameter,
+    or the grid field when the model records quantisation to another grid."""
+    try:
+        check_recorded(net.meta.extra.get("quantisation"), config.grid)
+    except GridError as error:
+        raise MappingError(str(error)) from None
     errors: dict[str, float] = {}
     projections = []
 
+    def fingers(grid_range: ParameterRange, name: str, values) -> np.ndarray:
+        try:
+            return grid_range.fingers(name, values)
+        except GridError as error:
+            raise MappingError(str(error)) from None
+
     def projection(name, weight_key, bias_key, weights, bias, source, target):
-        wf = config.weight.fingers(weight_key, weights)
-        bf = config.bias.fingers(bias_key, bias)
+        wf = fingers(config.weight, weight_key, weights)
+        bf = fingers(config.bias, bias_key, bias)
         errors[weight_key] = _max_error(weights, wf, config.weight.step)
         errors[bias_key] = _max_error(bias, bf, config.bias.step)
         projections.append(Projection(name, weight_key, bias_key, source, target, _fingers_tuple(wf),
@@ -211,7 +206,7 @@ def map_network(net: Network, config: MappingConfig = MappingConfig()) -> Hardwa
         counts = {}
         for key in ("beta1", "delta", "alpha"):
             values = getattr(layer, key)
-            counts[key] = config.cell.fingers(f"{key}{index}", values)
+            counts[key] = fingers(config.cell, f"{key}{index}", values)
             errors[f"{key}{index}"] = _max_error(values, counts[key], config.cell.step)
         for n in range(layer.cells):
             cells.append(CellSpec(index, n, int(counts["beta1"][n]), int(counts["delta"][n]),

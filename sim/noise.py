@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from bmru.cli import CommandParser, fail, progress, write_json
+from bmru.grid import HARDWARE_GRID
 from generators import spice_cells as sc
 from generators.mapping import CellSpec, MappingConfig
 from pdk_sky130_180.devices import SUPPLY_V
@@ -67,7 +68,7 @@ def conditions() -> list[Condition]:
 
 def step_A(sigma: float) -> float:
     """One cell step (the mapping's threshold grid) in amperes at internal scale ``sigma``."""
-    return MappingConfig().cell.step * sigma * UNIT_A
+    return HARDWARE_GRID.threshold_step * sigma * UNIT_A
 
 
 def noise_waveform(condition: Condition, noise_A: float, sigma: float, seed: int) -> list[tuple[float, float]]:

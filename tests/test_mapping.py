@@ -101,3 +101,25 @@ def test_edges_of_the_range_are_realisable(rng):
 def test_bad_internal_scale():
     with pytest.raises(MappingError, match="internal_scale"):
         MappingConfig(internal_scale=0.3)
+
+
+def test_a_model_quantised_to_another_grid_is_refused_naming_the_field(rng, tmp_path, capsys):
+    """The grid lives in bmru.grid, shared by training and mapping: a model whose meta records
+    another quantisation is refused (not silently re-rounded), by the API and by the command."""
+    from bmru.grid import HARDWARE_GRID
+    from bmru.weights import save_weights
+    from generators.mapping import main
+
+    arrays = random_arrays(rng)
+    recorded = dict(HARDWARE_GRID.to_dict(), threshold_step=0.0625, threshold_min=0.0625)
+    arrays["meta"] = np.array(json.dumps({"classes": ["other", "yes"], "quantisation": recorded}))
+    with pytest.raises(MappingError, match=r"meta\.quantisation\.threshold_step: .*0\.0625.* 0\.05"):
+        map_network(validate(arrays))
+    weights = tmp_path / "other_grid.npz"
+    save_weights(weights, validate(arrays))
+    with pytest.raises(SystemExit):
+        main([str(weights), "-o", str(tmp_path / "out")])
+    assert "meta.quantisation.threshold_step" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    arrays["meta"] = np.array(json.dumps({"classes": ["other", "yes"], "quantisation": HARDWARE_GRID.to_dict()}))
+    map_network(validate(arrays))  # the same grid maps

@@ -7,12 +7,13 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from bmru import train as T  # noqa: E402
+from bmru.grid import HARDWARE_GRID, GridError, HardwareGrid  # noqa: E402
 from bmru.model import run  # noqa: E402
 from bmru.weights import load_weights  # noqa: E402
 
 # A grid whose every value is exactly representable in binary (0.25 and 1/16 steps), so that
 # float64 sums are exact and the torch and numpy forward passes agree bit for bit.
-EXACT_GRID = T.Grid(weight_step=0.25, weight_max=3.0, threshold_step=0.0625, threshold_min=0.0625,
+EXACT_GRID = HardwareGrid(weight_step=0.25, weight_max=3.0, threshold_step=0.0625, threshold_min=0.0625,
                     threshold_max=3.0)
 
 
@@ -59,17 +60,17 @@ def test_surrogate_gradient():
 
 
 def test_quantisation_grid_and_ranges():
-    grid = T.Grid()
+    grid = HARDWARE_GRID
     w = torch.tensor([-7.0, -0.12, 0.12, 0.13, 2.9, 3.2])
     assert T.quantise_weight(w, grid).tolist() == [-3.0, -0.0, 0.0, 0.25, 3.0, 3.0]
     t = torch.tensor([-1.0, 0.0, 0.07, 1.234, 9.0], dtype=torch.float64)
     q = T.quantise_threshold(t, grid)
     assert q.min() >= 0.05 - 1e-12 and q.max() <= 3.0 + 1e-12
     np.testing.assert_allclose(q.numpy() / 0.05, np.round(q.numpy() / 0.05), atol=1e-9)
-    with pytest.raises(T.TrainError, match="threshold_min"):
-        T.Grid(threshold_min=0.07)
-    with pytest.raises(T.TrainError, match="weight_step"):
-        T.Grid(weight_step=-1)
+    with pytest.raises(GridError, match="threshold_min"):
+        HardwareGrid(threshold_min=0.07)
+    with pytest.raises(GridError, match="weight_step"):
+        HardwareGrid(weight_step=-1)
 
 
 def test_eps_schedule():
@@ -138,7 +139,7 @@ def test_export_reproduces_torch_exactly(trained, tmp_path):
 
 def test_default_grid_export_agrees():
     x, y = separable(128, seed=2)
-    config = small_config(grid=T.Grid(), steps=120, eps_hold=10, eps_decay=20, quant_start=0.5)
+    config = small_config(grid=HARDWARE_GRID, steps=120, eps_hold=10, eps_decay=20, quant_start=0.5)
     result = T.train(x, y, x[:32], y[:32], config, log=lambda line: None)
     net = result["model"].export({"classes": ["other", "yes"]}, quantised=True)
     double = __import__("copy").deepcopy(result["model"]).double()
