@@ -1,13 +1,14 @@
-"""Shared command-line plumbing: one-line errors naming the bad input, non-zero exit."""
+"""Shared command-line plumbing: one-line errors naming the bad input (non-zero exit), progress
+lines, the default output folder, and files written whole or not at all (:func:`atomic_write`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
-
-from bmru.weights import atomic_write
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -37,3 +38,26 @@ def write_json(path: str | Path, data: dict) -> None:
         Path(tmp).write_text(text)
 
     atomic_write(path, write)
+
+
+def atomic_write(path: str | os.PathLike, write) -> None:
+    """Call ``write(tmp_path)`` then rename onto ``path``, so no half-written file is ever visible."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(handle)
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def default_out(weights: str | os.PathLike) -> Path:
+    """Where a command writes when not told: ``build/<weights stem>/``."""
+    return Path("build") / Path(weights).stem

@@ -540,7 +540,7 @@ def load_dataset(config: DataConfig | None = None, cache_dir: str | os.PathLike 
     seconds = time.perf_counter() - started
     arrays["generation_seconds"] = np.array(seconds)
     arrays["config"] = np.array(json.dumps(config.to_dict(), sort_keys=True))
-    from bmru.weights import atomic_write
+    from bmru.cli import atomic_write
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as handle:

@@ -578,7 +578,7 @@ def train(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np
 
 
 def _save_checkpoint(path, model: BMRUNet, optimiser, step_index: int, config: TrainConfig) -> None:
-    from bmru.weights import atomic_write
+    from bmru.cli import atomic_write
 
     state = {"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step_index,
              "config": config.to_dict()}
@@ -816,7 +816,7 @@ def main(argv: list[str] | None = None) -> int:
         "history": result["history"],
     }
     report_path = args.report or str(Path("benchmarks") / f"train_{out.stem}.json")
-    from bmru.weights import atomic_write
+    from bmru.cli import atomic_write
     text = json.dumps(report, indent=2, sort_keys=True, default=float) + "\n"
     atomic_write(report_path, lambda tmp: Path(tmp).write_text(text))
     print(f"[train] test accuracy: quantised {quant_test['accuracy']:.4f} (numpy model), float "

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from bmru.cli import atomic_write
 
 FORMAT = "bmru-fq/1"
 LAYER_FIELDS = ("W_c", "b_c", "beta1", "delta", "alpha", "s0", "W_o", "b_o")
@@ -253,24 +254,6 @@ def load_weights(path: str | os.PathLike) -> Network:
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
         raise WeightsError(f"{path}: not a readable .npz archive ({error})") from None
     return validate(arrays)
-
-
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path``, so no half-written file is ever visible."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(handle)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # numpy.savez stamps each member with the current time; a fixed stamp makes the same arrays

@@ -38,7 +38,7 @@ from typing import Callable, Union
 import klayout.db as db
 import klayout.rdb as rdb
 
-from bmru.weights import atomic_write
+from bmru.cli import atomic_write
 from pdk_sky130_180 import layers as L
 from pdk_sky130_180 import rules as R
 

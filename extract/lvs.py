@@ -48,7 +48,7 @@ from pathlib import Path
 
 import klayout.db as db
 
-from bmru.weights import atomic_write
+from bmru.cli import atomic_write
 from pdk_sky130_180 import layers as L
 from pdk_sky130_180.devices import NFET, PFET
 from pdk_sky130_180.pex import SUBSTRATE_NET  # KPEX's name for the substrate net

@@ -23,8 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bmru.cli import CommandParser, fail, progress, write_json
-from bmru.weights import atomic_write
+from bmru.cli import CommandParser, atomic_write, fail, progress, write_json
 from generators.netlist import NetlistError, parse_spice
 from pdk_sky130_180.pex import KPEX_PDK, SIDE_HALO_UM, SUBSTRATE_NET, SUBSTRATE_TIE
 

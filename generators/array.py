@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bmru.cli import fail, progress, write_json
-from bmru.weights import WeightsError, atomic_write, load_weights
+from bmru.cli import atomic_write, default_out, fail, progress, write_json
+from bmru.weights import WeightsError, load_weights
 from generators import layout as array_layout
 from generators.groups import matched_groups
 from generators.mapping import (TOP_NAME, CellSpec, HardwareSpec, MappingConfig, MappingError, map_network,
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
                              "nodes stay inside it); --no-compact-cells spreads its devices over the "
                              "array's rows")
     args = parser.parse_args(argv)
-    out = Path(args.out) if args.out else Path("build") / Path(args.weights).stem
+    out = Path(args.out) if args.out else default_out(args.weights)
     try:
         generate(args.weights, out, picture=not args.no_picture, matched=not args.no_matched_groups,
                  compact_cells=args.compact_cells)

@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from bmru.grid import HARDWARE_GRID, GridError, HardwareGrid, ParameterRange, check_recorded
-from bmru.weights import Network, atomic_write, validate
+from bmru.weights import Network, validate
+from bmru.cli import atomic_write, default_out
 
 SPEC_FORMAT = "bmru-hw/1"
 
@@ -327,7 +328,7 @@ def spec_from_command_line(prog: str, description: str,
         spec = map_network(load_weights(args.weights), MappingConfig(internal_scale=args.internal_scale))
     except (WeightsError, MappingError) as error:
         fail(str(error))
-    return spec, Path(args.out) if args.out else Path("build") / Path(args.weights).stem
+    return spec, Path(args.out) if args.out else default_out(args.weights)
 
 
 def main(argv: list[str] | None = None) -> None:

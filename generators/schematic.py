@@ -26,7 +26,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from bmru.weights import atomic_write
+from bmru.cli import atomic_write
 from generators import spice_cells as sc
 from generators.mapping import REF_FINGERS, TOP_NAME, HardwareSpec, spec_json
 from pdk_sky130_180.devices import DEVICE_NAMES

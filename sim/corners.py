@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bmru.cli import CommandParser, fail, progress, write_json
+from bmru.cli import CommandParser, atomic_write, default_out, fail, progress, write_json
 from bmru.model import run
 from generators.mapping import MappingConfig, quantised_network
 from generators.schematic import schematic_text
@@ -133,7 +133,6 @@ def plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from bmru.weights import atomic_write
 
     labels = [f"{r['corner']} {r['temp_C']:g}°C {r['vdd_V']:g}V" for r in rows]
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(max(8, 0.22 * len(rows)), 6), sharex=True)
@@ -160,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     presim.check_operating_point("--vdds", args.vdds, "--temps", args.temps)
     args.vdd, args.temp = args.vdds[0], args.temps[0]  # presim's checks look at one point
     net, inputs, spec = presim.load_job(args)
-    out = Path(args.out) if args.out else Path("build") / Path(args.weights).stem
+    out = Path(args.out) if args.out else default_out(args.weights)
     points = grid_points(args.corners, args.temps, args.vdds)
     workdir = Path(tempfile.mkdtemp(prefix="bmru_corners_"))
     try:

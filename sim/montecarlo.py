@@ -22,10 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bmru.cli import CommandParser, fail, progress, write_json
+from bmru.cli import CommandParser, atomic_write, default_out, fail, progress, write_json
 from bmru.mismatch import MismatchStats
 from bmru.model import RunOutput, run
-from bmru.weights import atomic_write
 from generators.mapping import TOP_NAME, HardwareSpec, MappingConfig, load_mapped, quantised_network
 from generators.netlist import NetlistError, flatten, parse_spice
 from generators.schematic import schematic_text
@@ -542,7 +541,7 @@ def main(argv: list[str] | None = None) -> None:
     x, labels = inputs.x, inputs.y
     if not 0 <= args.plot_utterance < len(x):
         fail(f"--plot-utterance: expected 0..{len(x) - 1}, got {args.plot_utterance}")
-    out = Path(args.out) if args.out else Path("build") / Path(args.weights).stem
+    out = Path(args.out) if args.out else default_out(args.weights)
     start = time.perf_counter()
     schematic = schematic_text(spec)
     job = dict(seed=args.seed, samples=args.samples, netlist="software" if args.software_only else args.netlist,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bmru.cli import fail, progress, write_json
+from bmru.cli import default_out, fail, progress, write_json
 from bmru.model import run
 from bmru.weights import write_npz
 from extract.pex import provenance
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--netlist", default=None,
                         help="extracted netlist (default OUT/pex.spice, written by make pex)")
     args = parser.parse_args(argv)
-    out = Path(args.out) if args.out else Path("build") / Path(args.weights).stem
+    out = Path(args.out) if args.out else default_out(args.weights)
     netlist = Path(args.netlist) if args.netlist else out / "pex.spice"
     _, inputs, spec = presim.load_job(args)
     if not netlist.is_file():

@@ -15,8 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bmru.cli import CommandParser, fail, progress, write_json
-from bmru.weights import atomic_write
+from bmru.cli import CommandParser, atomic_write, default_out, fail, progress, write_json
 from generators.mapping import MappingConfig, load_mapped, spec_json
 from generators.schematic import schematic_text
 from pdk_sky130_180.devices import SUPPLY_RANGE_V, SUPPLY_V, TEMPERATURE_C, TEMPERATURE_RANGE_C
@@ -146,7 +145,7 @@ def summary_line(result: dict, path: Path) -> str:
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     net, inputs, spec = load_job(args)
-    out = Path(args.out) if args.out else Path("build") / Path(args.weights).stem
+    out = Path(args.out) if args.out else default_out(args.weights)
     workdir = Path(tempfile.mkdtemp(prefix="bmru_presim_"))
     try:
         netlist = workdir / "schematic.spice"

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bmru.cli import CommandParser, fail, progress
-from bmru.weights import atomic_write
+from bmru.cli import CommandParser, atomic_write, fail, progress
 
 PUBLISHED_POWER_NW = 83.0  # mean total power of the published 180 nm D = 4 keyword spotter
 # (key of power_nW, row label, published figure)

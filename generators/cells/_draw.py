@@ -13,7 +13,7 @@ from pathlib import Path
 import gdsfactory as gf
 import klayout.db as kdb
 
-from bmru.weights import atomic_write
+from bmru.cli import atomic_write
 from pdk_sky130_180 import layers as L
 from pdk_sky130_180 import rules as R
 
