@@ -8,7 +8,7 @@ INPUTS       ?= examples/kws_yes_test.npz
 N            ?= 50
 OUT          ?= build/$(basename $(notdir $(WEIGHTS)))
 
-.PHONY: help setup test test-fast demo infer array drc lvs pex presim postlayout-sim corners mc report clean
+.PHONY: help setup test test-fast demo infer array drc lvs pex presim postlayout-sim corners mc report clean golden
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -24,6 +24,9 @@ test: setup  ## run the whole test suite (both environments)
 
 test-fast: setup  ## the suite without tests marked slow
 	$(PYTHON) -m pytest -q -m "not slow"
+
+golden: setup  ## redraw the golden layouts (tests/golden/) after an intended geometry change; commit the diff
+	$(PYTHON) -m tests.golden
 
 infer: setup  ## software model on INPUTS: decisions and accuracy
 	$(PYTHON) -m bmru.infer $(WEIGHTS) $(INPUTS) -q --json $(OUT)/software.json

@@ -23,7 +23,7 @@ from generators import route
 from generators.groups import DeviceGroup
 from generators.netlist import Device
 from pdk_sky130_180 import layers as L
-from pdk_sky130_180.devices import PFET
+from pdk_sky130_180.devices import fet
 
 ROUTING_LAYERS = {"met1": L.MET1, "via": L.VIA, "met2": L.MET2, "via2": L.VIA2, "met3": L.MET3}
 CELL_GAP = 2700  # dbu between cells in a row: room for both cells' pin pads (two columns each
@@ -284,7 +284,7 @@ def transistor_cell(layout: kdb.Layout, device: Device) -> CellTemplate:
     with a pin pad per terminal outside its bounding box (see :func:`_wrap_with_pads`)."""
     from generators.cells import transistor  # gdsfactory; imported only when drawing
 
-    polarity = "p" if device.model == PFET else "n"
+    polarity = fet(device.model).polarity
     component = transistor.mosfet(polarity=polarity, w=device.w_um, l=device.l_um,
                                   fingers=device.multiplier, tap=True)
     name = f"{polarity}fet_w{device.w_um:g}_l{device.l_um:g}_f{device.multiplier}".replace(".", "p")
@@ -296,7 +296,7 @@ def group_cell(layout: kdb.Layout, group: DeviceGroup) -> CellTemplate:
     dummies at both ends), wrapped with a pin pad per pin: gate, source, body, one per drain."""
     from generators.cells import group as group_cells  # gdsfactory; imported only when drawing
 
-    polarity = "p" if group.model == PFET else "n"
+    polarity = fet(group.model).polarity
     component = group_cells.matched_row(polarity=polarity, w=group.w_um, l=group.l_um, fingers=group.fingers,
                                         diode=group.diode, dummies=True, tap=True)
     shape = hashlib.sha256(repr((group.fingers, group.diode)).encode()).hexdigest()[:10]

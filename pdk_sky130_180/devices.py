@@ -8,6 +8,7 @@ finger size of a mirror live with the generators.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 NFET = "sky130_fd_pr__nfet_01v8"
 PFET = "sky130_fd_pr__pfet_01v8"
@@ -39,12 +40,15 @@ PVT_TEMPERATURES_C = (-40.0, 27.0, 85.0)
 SPICE_OPTIONS = {"gmin": 1e-15, "abstol": 1e-14, "chgtol": 1e-16, "reltol": 1e-3, "method": "gear", "bypass": 1}
 
 
+Polarity = Literal["n", "p"]
+
+
 @dataclass(frozen=True)
 class Fet:
     """One MOSFET flavour: model name, polarity and the terminal its bulk ties to."""
 
     model: str
-    polarity: str  # "n" or "p"
+    polarity: Polarity  # the letter the cell generators' names and parameters use
     bulk_net: str  # the supply net the body connects to in our circuits
 
     def instance(self, name: str, d: str, g: str, s: str, b: str, w_um: float, l_um: float,
@@ -62,3 +66,14 @@ class Fet:
 
 NMOS = Fet(NFET, "n", "vss")
 PMOS = Fet(PFET, "p", "vdd")
+FETS = (NMOS, PMOS)
+POLARITIES = tuple(f.polarity for f in FETS)
+
+
+def fet(key: str) -> Fet:
+    """The flavour named by its model name or its polarity letter; one place maps one to the
+    other."""
+    for flavour in FETS:
+        if key in (flavour.model, flavour.polarity):
+            return flavour
+    raise ValueError(f"unknown device flavour {key!r}: expected one of {', '.join(DEVICE_NAMES + POLARITIES)}")

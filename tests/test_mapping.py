@@ -123,3 +123,12 @@ def test_a_model_quantised_to_another_grid_is_refused_naming_the_field(rng, tmp_
     assert not (tmp_path / "out").exists()
     arrays["meta"] = np.array(json.dumps({"classes": ["other", "yes"], "quantisation": HARDWARE_GRID.to_dict()}))
     map_network(validate(arrays))  # the same grid maps
+
+
+def test_device_flavour_has_one_home():
+    """Model name and polarity letter map to each other in pdk_sky130_180 only."""
+    from pdk_sky130_180.devices import NFET, NMOS, PFET, PMOS, fet
+
+    assert fet(NFET) is NMOS and fet("n") is NMOS and fet(PFET) is PMOS and fet("p") is PMOS
+    with pytest.raises(ValueError, match="'q'"):
+        fet("q")

@@ -15,6 +15,4 @@ layout must match in LVS. ``write_gds`` (from :mod:`._draw`) writes byte-determi
 """
 
 from ._draw import to_layout, write_gds
-from .devices_compat import NFET, PFET, MIN_L_UM
-
-__all__ = ["to_layout", "write_gds", "NFET", "PFET", "MIN_L_UM"]
+__all__ = ["to_layout", "write_gds"]

@@ -34,7 +34,7 @@ import gdsfactory as gf
 from generators.mapping import CellSpec
 from generators.netlist import Device, flatten, parse_spice
 from generators.spice_cells import CELL_PINS, cell_block, cell_name
-from pdk_sky130_180.devices import PFET
+from pdk_sky130_180.devices import fet
 
 from ._draw import Draw, nm
 from .group import drain_port, matched_row
@@ -82,7 +82,7 @@ def bmru_cell_spice(params: BmruCellParams, name: str) -> str:
 
 
 def _polarity(device: Device) -> str:
-    return "p" if device.model == PFET else "n"
+    return fet(device.model).polarity
 
 
 def _single(name: str, device: Device) -> Block:

@@ -36,7 +36,8 @@ from dataclasses import dataclass
 import gdsfactory as gf
 
 from ._draw import Draw, nm, up
-from .devices_compat import NFET, PFET
+from pdk_sky130_180.devices import fet
+
 from .mirror import unit_sequence
 from .row import M1_VIA_DIR, M2_SP, M2_TRACK, M2_VIA_DIR, TRACK_PITCH, VIA, RowSpec, draw_row, pin_box
 
@@ -135,7 +136,7 @@ def matched_row_spice(name: str, polarity: str = "n", w: float = 1.0, l: float =
                       fingers: tuple[int, ...] = (2, 1), diode: int | None = None, body: str = "body") -> str:
     """Reference subcircuit: pins ``gate source d<i>... body``; device i is ONE instance of
     finger width ``w`` with ``m`` = its finger count (LVS folds the parallel fingers)."""
-    model = NFET if polarity == "n" else PFET
+    model = fet(polarity).model
     drains = [drain_port(i) for i in range(len(fingers)) if i != diode]
     lines = [f".subckt {name} gate source {' '.join(drains)} {body}"]
     for i, count in enumerate(fingers):

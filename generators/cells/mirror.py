@@ -19,7 +19,8 @@ from fractions import Fraction
 import gdsfactory as gf
 
 from ._draw import Draw, nm
-from .devices_compat import NFET, PFET
+from pdk_sky130_180.devices import fet
+
 from .row import RowSpec, draw_row, pin_box
 
 __all__ = ["mirror", "mirror_spice", "unit_sequence"]
@@ -109,7 +110,7 @@ def mirror_spice(name: str, polarity: str = "n", w: float = 1.0, l: float = 1.0,
                  out_units: tuple[int, ...] = (1,), body: str = "body") -> str:
     """Reference subcircuit: pins ``gate source d1..dK body``; one instance per device, its
     fingers as ``m`` (a unit is FINGERS_PER_UNIT fingers of ``w``)."""
-    model = NFET if polarity == "n" else PFET
+    model = fet(polarity).model
     outs = [f"d{i + 1}" for i in range(len(out_units))]
     f = FINGERS_PER_UNIT
     lines = [f".subckt {name} gate source {' '.join(outs)} {body}",

@@ -29,6 +29,7 @@ import klayout.db as kdb
 
 from pdk_sky130_180 import layers as L
 from pdk_sky130_180 import rules as R
+from pdk_sky130_180.devices import POLARITIES
 
 from ._draw import Draw, cut_row, down, nm, up
 
@@ -133,8 +134,8 @@ class RowPins:
 
 
 def validate(spec: RowSpec) -> None:
-    if spec.polarity not in ("n", "p"):
-        raise ValueError(f"polarity must be 'n' or 'p', got {spec.polarity!r}")
+    if spec.polarity not in POLARITIES:
+        raise ValueError(f"polarity must be one of {POLARITIES}, got {spec.polarity!r}")
     if spec.w < nm(R.GATE_WIDTH):
         raise ValueError(f"finger width {spec.w / 1000} µm < {R.GATE_WIDTH.value} µm (difftap.2)")
     if spec.l < nm(R.POLY_WIDTH):

@@ -11,6 +11,7 @@ import klayout.db as kdb
 
 from pdk_sky130_180 import layers as L
 from pdk_sky130_180 import rules as R
+from pdk_sky130_180.devices import POLARITIES
 
 from ._draw import Draw, cut_row, nm, up
 from .row import IMPL, LIC, LIC_SP, LI_LIC_DIR, M1_MC, M1_MC_DIR, MC, MC_SP, NWELL_ENC, TAP_LIC
@@ -22,8 +23,8 @@ M1_W = MC + 2 * M1_MC              # m1.4
 
 
 def _check(polarity: str, *lengths: float) -> None:
-    if polarity not in ("n", "p"):
-        raise ValueError(f"polarity must be 'n' or 'p', got {polarity!r}")
+    if polarity not in POLARITIES:
+        raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
     for v in lengths:
         if v <= 0 or abs(nm(v) - v * 1000) > 1e-6 or nm(v) % 5:
             raise ValueError(f"length {v} must be positive and on the 0.005 µm grid")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import gdsfactory as gf
 
 from ._draw import Draw, nm
-from .devices_compat import NFET, PFET
+from pdk_sky130_180.devices import fet
+
 from .row import RowSpec, draw_row, pin_box
 
 __all__ = ["nfet", "pfet", "mosfet", "mosfet_spice"]
@@ -43,7 +44,7 @@ def mosfet(polarity: str = "n", w: float = 1.0, l: float = 0.18, fingers: int = 
         d.pin("body", "met1", pin_box(pins.body, "w"), "w")
     d.boundary()
     c.info["polarity"] = polarity
-    c.info["model"] = NFET if polarity == "n" else PFET
+    c.info["model"] = fet(polarity).model
     c.info["w_total"] = round(w * fingers, 6)
     return c
 
@@ -61,7 +62,7 @@ def pfet(w: float = 1.0, l: float = 0.18, fingers: int = 1, tap: bool = True) ->
 def mosfet_spice(name: str, polarity: str = "n", w: float = 1.0, l: float = 0.18, fingers: int = 1,
                  body: str = "body") -> str:
     """Reference subcircuit for LVS: one device of ``m=fingers`` (pins drain gate source body)."""
-    model = NFET if polarity == "n" else PFET
+    model = fet(polarity).model
     return (f".subckt {name} drain gate source {body}\n"
             f"XM1 drain gate source {body} {model} w={w:g} l={l:g} m={fingers}\n"
             f".ends {name}\n")
