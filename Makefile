@@ -20,7 +20,7 @@ setup: .venv/.setup-stamp .venv-train/.setup-stamp  ## create .venv (3.12) and .
 
 test: setup  ## run the whole test suite (both environments)
 	$(PYTHON) -m pytest -q
-	$(TRAIN_PYTHON) -m pytest -q tests/train
+	$(TRAIN_PYTHON) -m pytest -q tests/bmru/train
 
 test-fast: setup  ## the suite without tests marked slow
 	$(PYTHON) -m pytest -q -m "not slow"

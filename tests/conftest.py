@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bmru.weights import FORMAT, validate
+
+REPO_ROOT = Path(__file__).resolve().parents[1]  # tests live in subfolders; paths start here
 
 
 def random_arrays(rng: np.random.Generator, n_in: int = 3, width: int = 2, cells: int | None = None,

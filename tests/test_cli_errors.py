@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 WEIGHTS = str(ROOT / "examples" / "kws_yes_d4.npz")
 
 

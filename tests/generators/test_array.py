@@ -13,6 +13,7 @@ from bmru.weights import save_weights, validate
 from extract.drc import run_drc
 from generators.array import generate
 from tests.conftest import random_arrays
+from tests.conftest import REPO_ROOT
 
 
 @pytest.fixture(scope="module")
@@ -81,13 +82,12 @@ def test_other_shapes_are_drc_and_lvs_clean(tmp_path, n_in, width, cells, layers
 def test_reference_array_draws_mirrors_as_matched_groups_and_stays_clean(tmp_path):
     """The shipped example: each input's diode shares one interdigitated row with the weight
     mirrors it drives; the array stays DRC- and LVS-clean; a group's area goes to its devices."""
-    from pathlib import Path
 
     from extract.lvs import run_lvs
     from generators.groups import matched_groups
     from generators.netlist import flatten, parse_spice
 
-    weights = Path(__file__).resolve().parents[1] / "examples" / "kws_yes_d4.npz"
+    weights = REPO_ROOT / "examples" / "kws_yes_d4.npz"
     outputs = generate(weights, tmp_path, picture=False)
     devices = flatten(parse_spice(outputs.schematic.read_text()), "bmru_top")
     by_diode = {g.devices[0].name: g for g in matched_groups(devices) if g.diode == 0}
@@ -107,11 +107,10 @@ def test_reference_array_with_compact_cells_is_clean_deterministic_and_smaller(t
     """Compact cells (the default): each BMRU cell is one macro (its devices in no matched group,
     its internal nets inside it); the array stays DRC- and LVS-clean, byte-deterministic, and
     smaller than with the cells' devices spread over the rows (--no-compact-cells)."""
-    from pathlib import Path
 
     from extract.lvs import run_lvs
 
-    weights = Path(__file__).resolve().parents[1] / "examples" / "kws_yes_d4.npz"
+    weights = REPO_ROOT / "examples" / "kws_yes_d4.npz"
     compact = generate(weights, tmp_path / "compact", picture=False)  # the default
     assert run_drc(compact.layout).violations == 0
     lvs = run_lvs(compact.layout, compact.schematic)
@@ -127,7 +126,6 @@ def test_reference_array_with_compact_cells_is_clean_deterministic_and_smaller(t
 
 
 def test_bmru_macros_take_every_cell_device_with_the_pins_nets():
-    from pathlib import Path
 
     from bmru.weights import load_weights
     from generators.array import bmru_macros
@@ -136,7 +134,7 @@ def test_bmru_macros_take_every_cell_device_with_the_pins_nets():
     from generators.schematic import schematic_text
     from generators.spice_cells import CELL_PINS
 
-    spec = map_network(load_weights(Path(__file__).resolve().parents[1] / "examples" / "kws_yes_d4.npz"))
+    spec = map_network(load_weights(REPO_ROOT / "examples" / "kws_yes_d4.npz"))
     devices = flatten(parse_spice(schematic_text(spec)), TOP_NAME)
     macros = bmru_macros(spec, devices)
     assert [m.name for m in macros] == [f"layer{c.layer}/cell{c.index}" for c in spec.cells]

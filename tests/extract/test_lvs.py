@@ -8,20 +8,20 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import klayout.db as db
 import pytest
 
 from extract.lvs import main as lvs_main
-from extract.lvs import report_text, run_lvs, write_reports
+from extract.lvs import run_lvs, write_reports
 from generators.cells import to_layout, write_gds
 from generators.cells.mirror import mirror, mirror_spice
 from generators.cells.transistor import mosfet, mosfet_spice
 from pdk_sky130_180 import layers as L
 from tests.layout_helpers import write
+from tests.conftest import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 PARAMS = dict(polarity="n", w=1.0, l=1.0, ref_units=1, out_units=(1, 2))
 
 

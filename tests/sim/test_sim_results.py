@@ -73,7 +73,7 @@ def test_a_failed_utterance_is_named(monkeypatch, tmp_path):
     from generators.mapping import map_network
     from generators.schematic import schematic_text
     from sim import runner
-    from tests.test_presim import tiny_arrays
+    from tests.sim.test_presim import tiny_arrays
     from bmru.weights import validate
 
     spec = map_network(validate(tiny_arrays()))
@@ -95,7 +95,7 @@ def test_a_failed_utterance_is_named(monkeypatch, tmp_path):
 def _tiny_job(tmp_path):
     from generators.mapping import load_mapped
     from generators.schematic import schematic_text
-    from tests.test_presim import write_tiny_job
+    from tests.sim.test_presim import write_tiny_job
 
     weights, inputs, out = write_tiny_job(tmp_path, labels=(0, 1))
     out.mkdir()
@@ -123,7 +123,7 @@ def test_postlayout_honours_max_step_and_names_what_it_simulated(monkeypatch, tm
     postlayout.main([str(weights), "--inputs", str(inputs), "-o", str(out), "--netlist", str(schematic),
                      "--max-step", "0.003", "--jobs", "1"])
     tran = next(line for line in decks[0].splitlines() if line.startswith("tran")).split()
-    from tests.test_presim import PERIOD as TINY_PERIOD
+    from tests.sim.test_presim import PERIOD as TINY_PERIOD
 
     assert float(tran[4]) == pytest.approx(0.003 * TINY_PERIOD)
     data = json.loads((out / "postlayout.json").read_text())
@@ -157,7 +157,7 @@ def test_a_failed_utterance_is_named_on_the_dask_cluster(tmp_path):
     from generators.mapping import map_network
     from generators.schematic import schematic_text
     from sim import runner
-    from tests.test_presim import tiny_arrays
+    from tests.sim.test_presim import tiny_arrays
 
     spec = map_network(validate(tiny_arrays()))
     netlist = tmp_path / "schematic.spice"

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from tests.test_presim import write_tiny_job
+from tests.sim.test_presim import write_tiny_job
 
 pytestmark = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice not installed")
 

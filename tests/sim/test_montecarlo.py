@@ -16,7 +16,7 @@ from pdk_sky130_180.mismatch import Instance, agauss_reference, draw, load_libra
 from pdk_sky130_180.models import include_line
 from sim.montecarlo import flat_circuit, main as mc_main, predict, sample_seed, software_model
 from sim.ngspice import control_block, options_line, run_deck
-from tests.test_presim import tiny_arrays, tiny_inputs, write_tiny_job
+from tests.sim.test_presim import tiny_arrays, tiny_inputs, write_tiny_job
 
 needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice not installed")
 DRAWS = 200

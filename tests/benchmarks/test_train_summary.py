@@ -1,9 +1,9 @@
 """benchmarks/train_summary.py: the accuracy table is read from the training reports."""
 import importlib.util
 import json
-from pathlib import Path
+from tests.conftest import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 spec = importlib.util.spec_from_file_location("train_summary", ROOT / "benchmarks" / "train_summary.py")
 train_summary = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(train_summary)

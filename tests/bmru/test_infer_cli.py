@@ -11,6 +11,7 @@ import pytest
 
 from bmru.model import run
 from bmru.weights import save_weights
+from tests.conftest import REPO_ROOT
 
 
 def infer(*args, cwd=None):
@@ -68,14 +69,13 @@ def test_inputs_width_mismatch(files, tmp_path):
 
 def test_software_json_carries_the_power_model(tmp_path):
     """software.json has the power model's power_nW block (CONTRACT: the same keys as bmru.power)."""
-    from pathlib import Path
 
     from bmru.inputs import load_inputs
     from bmru.power import power, summary
     from bmru.weights import load_weights
     from generators.mapping import map_network
 
-    root = Path(__file__).resolve().parents[1]
+    root = REPO_ROOT
     weights, inputs = root / "examples" / "kws_yes_d4.npz", root / "examples" / "kws_yes_test.npz"
     result = infer(weights, inputs, "-n", 6, "-q", "--json", tmp_path / "sw.json")
     assert result.returncode == 0, result.stderr

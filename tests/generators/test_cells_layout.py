@@ -18,8 +18,9 @@ from generators.cells.mirror import mirror, mirror_spice, unit_sequence
 from generators.cells.row import RowSpec, validate
 from generators.cells.taps import guard_ring, tap_strip
 from generators.cells.transistor import mosfet, mosfet_spice
+from tests.conftest import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT  # the repository
 
 MOSFETS = [
     dict(polarity="n", w=1.0, l=0.18, fingers=1),

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from bmru import data as D
+from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 
@@ -124,9 +125,8 @@ def test_interleaved_classes_balance_every_prefix():
 def test_shipped_test_set_covers_both_classes_in_every_prefix():
     """Circuit checks simulate the first N utterances: from N = 2 on, both classes are there
     in equal numbers (the set used to start with 300 'yes' clips)."""
-    from pathlib import Path
 
-    with np.load(Path(__file__).resolve().parents[1] / "examples" / "kws_yes_test.npz") as data:
+    with np.load(REPO_ROOT / "examples" / "kws_yes_test.npz") as data:
         labels = data["y"]
     for count in range(2, 101, 2):
         assert np.bincount(labels[:count], minlength=2).tolist() == [count // 2, count // 2]

@@ -17,7 +17,7 @@ import pytest
 from bmru.power import Calibration, FrameSchedule, main, power
 from bmru.weights import save_weights, validate
 from generators.mapping import map_network
-from tests.test_presim import tiny_arrays
+from tests.sim.test_presim import tiny_arrays
 
 EXACT = Calibration()
 NA_TO_NW = 1.8  # 1 nA from a 1.8 V supply
