@@ -190,7 +190,7 @@ def extract(layout: db.Layout, cell: db.Cell) -> db.LayoutVsSchematic:
     met1_con, via1_con = inp(L.MET1, "met1_con"), inp(L.VIA, "via1_con")
     met2_con, via2_con = inp(L.MET2, "met2_con"), inp(L.VIA2, "via2_con")
     met3_ncap = inp(L.MET3, "met3_ncap")
-    poly, li = poly_con, li_con
+    poly = poly_con
     poly_pin, li_pin, met1_pin, met2_pin, met3_pin = (
         inp(L.POLY_PIN, "poly_pin"), inp(L.LI1_PIN, "li_pin"), inp(L.MET1_PIN, "met1_pin"),
         inp(L.MET2_PIN, "met2_pin"), inp(L.MET3_PIN, "met3_pin"))
@@ -244,11 +244,14 @@ def extract(layout: db.Layout, cell: db.Cell) -> db.LayoutVsSchematic:
                         {"SD": psd, "G": pgate_1p8v, "tS": psd, "tD": psd, "tG": poly_con, "W": nwell})
 
     # --- connectivity ---
+    routing = {L.LI1: li_con, L.MCON: mcon_con, L.MET1: met1_con, L.VIA: via1_con, L.MET2: met2_con,
+               L.VIA2: via2_con, L.MET3: met3_ncap}  # the stack's layers under KPEX's names
+    for cut in L.CONNECTIVITY:  # li1 - mcon - met1 - via - met2 - via2 - met3
+        lvs.connect(routing[cut.lower], routing[cut.cut])
+        lvs.connect(routing[cut.cut], routing[cut.upper])
     for a, b in ((sub, ptap_conn), (nwell, ntap_conn), (ptap_conn, licon), (ntap_conn, licon),
                  (psd, licon), (nsd, licon), (poly_con, licon_npc), (licon_npc, licon),
-                 (licon, li_con), (li_con, mcon_con), (mcon_con, met1_con), (met1_con, via1_con),
-                 (via1_con, met2_con), (met2_con, via2_con), (via2_con, met3_ncap),
-                 (licon_poly_con, licon), (licon_nsd_con, licon), (licon_psd_con, licon),
+                 (licon, li_con), (licon_poly_con, licon), (licon_nsd_con, licon), (licon_psd_con, licon),
                  (licon_ntap_con, licon), (licon_ptap_con, licon),
                  (poly_con, poly_pin_con), (li_con, li_pin_con), (met1_con, met1_pin_con),
                  (met2_con, met2_pin_con), (met3_ncap, met3_pin_con)):

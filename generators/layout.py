@@ -25,7 +25,6 @@ from generators.netlist import Device
 from pdk_sky130_180 import layers as L
 from pdk_sky130_180.devices import fet
 
-ROUTING_LAYERS = {"met1": L.MET1, "via": L.VIA, "met2": L.MET2, "via2": L.VIA2, "met3": L.MET3}
 CELL_GAP = 2700  # dbu between cells in a row: room for both cells' pin pads (two columns each
 # side); also clears n-well spacing (nwell.2a) and n-well to n+ diff (difftap.9) between cells
 PAD_OFFSET = 500  # dbu from a cell's edge to its nearest pin-pad column
@@ -258,7 +257,7 @@ def build(devices: list[Device], top_pins: tuple[str, ...], top_name: str, make_
         top.insert(kdb.CellInstArray(templates[template_key(item)].cell_index, kdb.Trans(placed.x, placed.y)))
     plan = chosen.plan
     for rect in plan.rects:
-        layer = layout.layer(*ROUTING_LAYERS[rect.layer].gds)
+        layer = layout.layer(*L.ROUTING[rect.layer].gds)
         top.shapes(layer).insert(kdb.Box(rect.left, rect.bottom, rect.right, rect.top))
     pin_layer = layout.layer(*L.MET3_PIN.gds)
     label_layer = layout.layer(*L.MET3_LABEL.gds)
@@ -276,7 +275,7 @@ def build(devices: list[Device], top_pins: tuple[str, ...], top_name: str, make_
 
 # terminal names of generators.cells.transistor ports
 PORT_OF_TERMINAL = {"d": "drain", "g": "gate", "s": "source", "b": "body"}
-METAL_OF_LAYER = {L.MET1.gds: "met1", L.MET2.gds: "met2"}
+METAL_OF_LAYER = {layer.gds: name for name, layer in L.ROUTING.items()}
 
 
 def transistor_cell(layout: kdb.Layout, device: Device) -> CellTemplate:

@@ -22,23 +22,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pdk_sky130_180 import rules as R
+from pdk_sky130_180.wires import DBU_PER_UM, STUB_PITCH, VIA1_PAD, VIA2_PAD_M2, dbu
 
-NM = 1000  # database units per µm
-
-
-def dbu(value_um: float) -> int:
-    return int(round(R.snap(value_um) * NM))
+NM = DBU_PER_UM  # database units per µm
 
 
 # via1 landing pads (met1 and met2) and via2 landing pads (met2 and met3), from the rules
 VIA1 = dbu(R.VIA_SIZE.value)
-VIA1_PAD = dbu(R.VIA_SIZE.value + 2 * R.M1_VIA_ENC_DIR.value)  # also covers m2.5 (same value)
 VIA2 = dbu(R.VIA2_SIZE.value)
-VIA2_PAD_M2 = dbu(R.VIA2_SIZE.value + 2 * R.M2_VIA2_ENC_DIR.value)
 TRACK_WIDTH = dbu(R.snap_up(R.VIA2_SIZE.value + 2 * R.M3_VIA2_ENC.value))
 TRACK_PITCH = TRACK_WIDTH + dbu(R.M3_SPACE.value) + 2 * dbu(R.GRID)
 STUB_WIDTH = dbu(max(R.M2_WIDTH.value, 0.2))
-STUB_PITCH = max(VIA1_PAD, VIA2_PAD_M2) + dbu(R.M2_SPACE.value) + 2 * dbu(R.GRID)
 # a track carrying a single pin must still meet the met3 minimum area (m3.6)
 TRACK_MIN_LENGTH = dbu(R.snap_up(R.M3_AREA.value / (TRACK_WIDTH / NM)))
 CHANNEL_MARGIN = 2 * NM  # clear space between a row's cells and the channel's first/last track

@@ -4,9 +4,10 @@ Numbers are the public sky130 GDS layer/datatype pairs (drawing 20 or 44, pin 16
 Each layer is a frozen :class:`Layer`; ``LAYERS`` maps a short name to it, and the tuple form
 ``layer.gds`` ``(layer, datatype)`` is what gdsfactory and ``klayout.db.LayerInfo`` take.
 
-The names in ``LVS_NAMES`` are the names KPEX's sky130A deck gives the same conducting
-layers; :mod:`extract.lvs` registers the extracted layers under them so that
-``kpex --pdk sky130A --lvsdb`` recognises them.
+``CONNECTIVITY`` is the routing stack, bottom up, as (lower conductor, cut, upper conductor):
+the router and the cells draw from it (``ROUTING`` names its layers) and the LVS connects
+by it. :mod:`extract.lvs` registers the extracted layers under the names KPEX's sky130A deck
+gives them, so that ``kpex --pdk sky130A --lvsdb`` recognises them.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ __all__ = [
     "MET3", "MET3_PIN", "MET3_LABEL",
     "NSDM", "PSDM", "HVTP", "LVTN",
     "PR_BOUNDARY", "TEXT", "SUB_LABEL", "PWELL_LABEL",
-    "DRAWN_LAYERS", "PIN_OF", "LABEL_OF",
+    "DRAWN_LAYERS", "PIN_OF", "LABEL_OF", "Cut", "CONNECTIVITY", "ROUTING",
 ]
 
 
@@ -117,3 +118,18 @@ LABEL_OF: dict[str, Layer] = {
     "poly": POLY_LABEL, "li1": LI1_LABEL, "met1": MET1_LABEL, "met2": MET2_LABEL,
     "met3": MET3_LABEL, "nwell": NWELL_LABEL, "tap": TAP_LABEL, "diff": DIFF_LABEL,
 }
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A contact or via: the conductor below it, the cut layer, the conductor above it."""
+
+    lower: Layer
+    cut: Layer
+    upper: Layer
+
+
+#: the routing stack above the devices, bottom up: what the router, the cells and the LVS connect
+CONNECTIVITY: tuple[Cut, ...] = (Cut(LI1, MCON, MET1), Cut(MET1, VIA, MET2), Cut(MET2, VIA2, MET3))
+#: every layer of that stack by name (li1, mcon, met1, via, met2, via2, met3)
+ROUTING: dict[str, Layer] = {layer.name: layer for cut in CONNECTIVITY for layer in (cut.lower, cut.cut, cut.upper)}

@@ -60,7 +60,7 @@ class Draw:
     def pin(self, name: str, metal: str, box: kdb.Box, side: str) -> None:
         """A named port on ``metal`` at the ``side`` ("w", "e", "s", "n") edge of ``box``,
         with a pin shape (purpose 16) over the box and a label (purpose 5) at its centre."""
-        draw = {"li1": L.LI1, "met1": L.MET1, "met2": L.MET2, "met3": L.MET3}[metal]
+        draw = L.ROUTING[metal]
         self.rect(L.PIN_OF[metal], box.left, box.bottom, box.right, box.top)
         cx, cy = box.center().x, box.center().y
         self.label(L.LABEL_OF[metal], name, cx, cy)

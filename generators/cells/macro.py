@@ -43,6 +43,7 @@ import klayout.db as kdb
 
 from pdk_sky130_180 import layers as L
 from pdk_sky130_180 import rules as R
+from pdk_sky130_180.wires import STUB_PITCH
 
 from ._draw import Draw, nm, up
 from .row import M1_SP, M1_VIA, M1_VIA_DIR, M2_SP, VIA
@@ -58,8 +59,8 @@ TRACK_W = VIA + 2 * M1_VIA            # met1 track: via1 enclosed on its long si
 TRACK_PITCH = max(TRACK_W + M1_SP, PAD + M2_SP)
 STUB_W = up(max(nm(R.M2_WIDTH), 200))  # met2 stubs and spines (m2.1), wider for low resistance
 # the array's router continues an external spine with a via2 pad on met2 and checks that pins
-# in an array row sit this far apart (generators.route.STUB_PITCH, from the same rules)
-SPINE_PITCH = max(PAD, nm(R.VIA2_SIZE) + 2 * nm(R.M2_VIA2_ENC_DIR)) + M2_SP + 2 * 5
+# in an array row sit this far apart: one pitch for both routers
+SPINE_PITCH = STUB_PITCH
 IMPLANT_SP = max(nm(R.NSDM_SPACE), nm(R.PSDM_SPACE))  # between neighbouring blocks' implants
 TRACK_MIN_LEN = up(-(-int(round(float(R.M1_AREA) * 1e6)) // TRACK_W))  # m1.6 on a short track
 

@@ -40,14 +40,12 @@ def random_devices(seed: int, count: int, nets: int) -> list[Device]:
 def extracted_pin_nets(layout: kdb.Layout, top: kdb.Cell) -> kdb.LayoutToNetlist:
     """Connectivity of met1..met3 through via and via2."""
     l2n = kdb.LayoutToNetlist(kdb.RecursiveShapeIterator(layout, top, []))
-    regions = {name: l2n.make_layer(layout.layer(*layer.gds), name)
-               for name, layer in array_layout.ROUTING_LAYERS.items()}
+    regions = {name: l2n.make_layer(layout.layer(*layer.gds), name) for name, layer in L.ROUTING.items()}
     for name in regions.values():
         l2n.connect(name)
-    l2n.connect(regions["met1"], regions["via"])
-    l2n.connect(regions["via"], regions["met2"])
-    l2n.connect(regions["met2"], regions["via2"])
-    l2n.connect(regions["via2"], regions["met3"])
+    for cut in L.CONNECTIVITY:
+        l2n.connect(regions[cut.lower.name], regions[cut.cut.name])
+        l2n.connect(regions[cut.cut.name], regions[cut.upper.name])
     l2n.extract_netlist()
     return l2n
 
