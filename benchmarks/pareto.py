@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bmru.cli import write_json  # noqa: E402
 from bmru.weights import load_weights  # noqa: E402
-from generators.mapping import map_network  # noqa: E402
-from generators.schematic import schematic_text  # noqa: E402
-from generators.spice_cells import UNIT_NFET  # noqa: E402
+from generators.circuit.mapping import map_network  # noqa: E402
+from generators.circuit.schematic import schematic_text  # noqa: E402
+from generators.circuit.spice_cells import UNIT_NFET  # noqa: E402
 from sim.mismatch_model import gate_area_um2  # noqa: E402
 from sim.montecarlo import flat_circuit, main as mc_main  # noqa: E402
 from sim.presim import DEFAULT_INPUTS, DEFAULT_WEIGHTS  # noqa: E402

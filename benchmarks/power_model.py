@@ -36,7 +36,7 @@ from bmru.cli import write_json  # noqa: E402
 from bmru.inputs import load_inputs  # noqa: E402
 from bmru.power import DEFAULT_CALIBRATION, Calibration, Power, power, supply_currents  # noqa: E402
 from bmru.weights import load_weights  # noqa: E402
-from generators.mapping import map_network  # noqa: E402
+from generators.circuit.mapping import map_network  # noqa: E402
 
 GROUPS = ("total", "cells", "feedforward", "bias")
 FIT_COUNT = 25  # the first 25 utterances of the first reference fit the gains; the rest are held out

@@ -7,7 +7,7 @@ For each width, ``--seeds`` random networks with the shipped D = 4 model's stati
 inputs, 2 layers, 2 classes): every array is drawn from a normal distribution with the shipped
 array's mean and standard deviation, the recurrent and readout matrices (fan-in D) scaled by
 sqrt(4 / D) so that a candidate sums to the same spread at every width; then the hardware grid
-(``generators.mapping``) quantises them, as training would. ``bmru.power`` (calibrated against
+(``generators.circuit.mapping``) quantises them, as training would. ``bmru.power`` (calibrated against
 ngspice at D = 4, schematic and extracted) gives the cells' and the feedforward power on the
 first N held-out utterances (both classes), and a least-squares line in log-log space gives
 cells ~ D^a and feedforward ~ D^b with 95 % confidence intervals. Random weights are not trained
@@ -29,7 +29,7 @@ from bmru.cli import write_json  # noqa: E402
 from bmru.inputs import load_inputs  # noqa: E402
 from bmru.power import power  # noqa: E402
 from bmru.weights import load_weights, validate  # noqa: E402
-from generators.mapping import map_network  # noqa: E402
+from generators.circuit.mapping import map_network  # noqa: E402
 
 FAN_IN_D = ("W_c", "W_o", "W_out")  # matrices whose fan-in is the width (key prefixes)
 POSITIVE = ("beta1", "delta", "alpha")

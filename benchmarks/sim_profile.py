@@ -28,8 +28,8 @@ from bmru.cli import write_json  # noqa: E402
 from bmru.inputs import load_inputs  # noqa: E402
 from bmru.model import run  # noqa: E402
 from bmru.weights import load_weights  # noqa: E402
-from generators.mapping import map_network, quantised_network  # noqa: E402
-from generators.schematic import device_count, schematic_text  # noqa: E402
+from generators.circuit.mapping import map_network, quantised_network  # noqa: E402
+from generators.circuit.schematic import device_count, schematic_text  # noqa: E402
 from pdk_sky130_180.devices import SPICE_OPTIONS  # noqa: E402
 from sim.measure import measure  # noqa: E402
 from sim.ngspice import run_deck  # noqa: E402

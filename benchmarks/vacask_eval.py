@@ -544,8 +544,8 @@ def step_dc(vacask: str, workdir: Path) -> dict:
 def build_inputs(utterance: int):
     from bmru.inputs import load_inputs  # noqa: PLC0415
     from bmru.weights import load_weights  # noqa: PLC0415
-    from generators.mapping import MappingConfig, map_network  # noqa: PLC0415
-    from generators.schematic import schematic_text  # noqa: PLC0415
+    from generators.circuit.mapping import MappingConfig, map_network  # noqa: PLC0415
+    from generators.circuit.schematic import schematic_text  # noqa: PLC0415
     from sim.testbench import deck_text, find_top  # noqa: PLC0415
 
     net = load_weights(str(REPO / "examples/kws_yes_d4.npz"))

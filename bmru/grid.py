@@ -1,7 +1,7 @@
 """The hardware grid: the values a weight, bias and cell parameter can take on the chip.
 
 One home, read by the training (which quantises to it, :mod:`bmru.train`), the mapping (which
-realises each value as a count of unit fingers, :mod:`generators.mapping`) and the power model.
+realises each value as a count of unit fingers, :mod:`generators.circuit.mapping`) and the power model.
 A trained model records the grid it was quantised to (``meta["quantisation"]``); the mapping
 refuses a model recorded on another grid instead of silently re-rounding it
 (:func:`check_recorded`).

@@ -60,7 +60,7 @@ def software_power(net, x: np.ndarray) -> dict:
     """The power model's ``power_nW`` block for these utterances (same keys as presim.json), or
     the reason it has none (a network the hardware cannot realise has no circuit to model)."""
     from bmru.power import power, summary  # noqa: PLC0415 - needs the hardware mapping
-    from generators.mapping import MappingError, map_network  # noqa: PLC0415
+    from generators.circuit.mapping import MappingError, map_network  # noqa: PLC0415
 
     try:
         spec = map_network(net)

@@ -10,7 +10,7 @@ from the flattened schematic and validates it against SPICE). Training only need
 circuit (``*_finger`` roles: one finger; an output of k fingers gets ``sigma / sqrt(k)``;
 ``rx_in.*`` are the feature receivers, ``rx.*`` every other signal's).
 
-Paths (generators/spice_cells.py; the test ``tests/test_mismatch_training.py`` checks these
+Paths (generators/circuit/spice_cells.py; the test ``tests/test_mismatch_training.py`` checks these
 draws against ``sim.mismatch_model.build_plan`` on the shipped network):
 
 - weight of column j, k fingers: own output (NMOS sink if negative, PMOS source if positive)

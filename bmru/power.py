@@ -3,7 +3,7 @@
 ``python -m bmru.power WEIGHTS INPUTS [-n N] [--json FILE]`` writes the ``power_nW`` keys of
 ``presim.json`` (CONTRACT.md section 4) without simulating a circuit.
 
-What draws from which supply (``generators/spice_cells.py``, ``generators/schematic.py``)
+What draws from which supply (``generators/circuit/spice_cells.py``, ``generators/circuit/schematic.py``)
 ----------------------------------------------------------------------------------------
 Currents below are in software units; every internal current is ``sigma`` (the mapping's
 ``internal_scale``) internal units per software unit, one internal unit = ``unit_current_A``.
@@ -54,9 +54,9 @@ import numpy as np
 from bmru.cli import CommandParser, fail, progress, write_json
 from bmru.model import relu, run
 from bmru.weights import Network
-from generators.mapping import (CONVERTER_FINGERS, REF_FINGERS, HardwareSpec, MappingConfig, load_mapped,
+from generators.circuit.mapping import (CONVERTER_FINGERS, REF_FINGERS, HardwareSpec, MappingConfig, load_mapped,
                                 quantised_network)
-from generators.spice_cells import HOLD_FINGERS, positive_columns
+from generators.circuit.spice_cells import HOLD_FINGERS, positive_columns
 from pdk_sky130_180.devices import SUPPLY_V
 
 PLINE_SHARE = CONVERTER_FINGERS / REF_FINGERS  # a converter copies 1/4 of its signal onto the PMOS p-line

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bmru.cli import CommandParser, atomic_write, fail, progress, write_json
-from generators.netlist import NetlistError, parse_spice
+from generators.circuit.netlist import NetlistError, parse_spice
 from pdk_sky130_180.pex import KPEX_PDK, SIDE_HALO_UM, SUBSTRATE_NET, SUBSTRATE_TIE
 
 MODES = {"C": "CC", "RC": "RC"}  # our names -> KPEX's --mode values
@@ -136,7 +136,7 @@ def device_units_from_lvs(lvsdb: Path, schematic_text: str) -> dict[str, float]:
     """Extracted device name (``$N``) -> finger width of the schematic device LVS paired it with."""
     import klayout.db as kdb
 
-    from generators.netlist import flatten
+    from generators.circuit.netlist import flatten
 
     circuits = parse_spice(schematic_text)
     widths = {device.name.lower(): device.w_um for device in flatten(circuits, list(circuits)[-1])}
@@ -157,7 +157,7 @@ def device_units_from_lvs(lvsdb: Path, schematic_text: str) -> dict[str, float]:
 
 def unit_widths_of(schematic_text: str) -> dict[float, set[float]]:
     """Finger widths the schematic uses, by gate length (µm)."""
-    from generators.netlist import flatten
+    from generators.circuit.netlist import flatten
 
     circuits = parse_spice(schematic_text)
     widths: dict[float, set[float]] = {}

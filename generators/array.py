@@ -15,14 +15,14 @@ from pathlib import Path
 
 from bmru.cli import atomic_write, default_out, fail, progress, write_json
 from bmru.weights import WeightsError, load_weights
-from generators import layout as array_layout
-from generators.groups import matched_groups
-from generators.mapping import (TOP_NAME, CellSpec, HardwareSpec, MappingConfig, MappingError, map_network,
+from generators.layout import floorplan as array_layout
+from generators.layout.groups import matched_groups
+from generators.circuit.mapping import (TOP_NAME, CellSpec, HardwareSpec, MappingConfig, MappingError, map_network,
                                 spec_to_dict)
-from generators.netlist import Device, flatten, parse_spice, unreachable_devices
-from generators.schematic import schematic_text, track_order
+from generators.circuit.netlist import Device, flatten, parse_spice, unreachable_devices
+from generators.circuit.schematic import schematic_text, track_order
 
-CELL_BLOCK_PREFIX = "bmru_cell"  # sub-circuits of the BMRU cells (generators.spice_cells)
+CELL_BLOCK_PREFIX = "bmru_cell"  # sub-circuits of the BMRU cells (generators.circuit.spice_cells)
 WEIGHT_BLOCK_PREFIX = "fc_"  # sub-circuits of the weight mirror arrays
 
 
@@ -77,10 +77,10 @@ def area_report(spec: HardwareSpec, devices: list[Device], result: array_layout.
 
 def bmru_macros(spec: HardwareSpec, devices: list[Device]) -> list[array_layout.Macro]:
     """Each BMRU cell instance of the flat netlist as one compact cell
-    (:func:`generators.cells.bmru_cell.bmru_cell_for`). Its pins' flat nets are read off its
+    (:func:`generators.layout.cells.bmru_cell.bmru_cell_for`). Its pins' flat nets are read off its
     devices: the cell's own netlist names each device's terminal nets locally."""
-    from generators.cells.bmru_cell import bmru_cell_for, cell_devices, params_of
-    from generators.spice_cells import CELL_PINS, cell_name
+    from generators.layout.cells.bmru_cell import bmru_cell_for, cell_devices, params_of
+    from generators.circuit.spice_cells import CELL_PINS, cell_name
 
     by_block: dict[str, CellSpec] = {cell_name(cell): cell for cell in spec.cells}
     instances: dict[str, list[Device]] = {}
@@ -103,7 +103,7 @@ def bmru_macros(spec: HardwareSpec, devices: list[Device]) -> list[array_layout.
 def generate(weights_path: str | Path, out: str | Path, config: MappingConfig = MappingConfig(),
              picture: bool = True, matched: bool = True, compact_cells: bool = True) -> ArrayOutputs:
     """The whole generator. Raises WeightsError / MappingError before writing anything.
-    ``matched``: draw matched groups (:mod:`generators.groups`) as interdigitated rows; False
+    ``matched``: draw matched groups (:mod:`generators.layout.groups`) as interdigitated rows; False
     draws every device as its own cell. ``compact_cells``: draw each BMRU cell as one compact
     placed-and-routed cell (its devices then join no matched group); False spreads a cell's
     devices over the array's rows like any others."""

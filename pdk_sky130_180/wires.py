@@ -1,8 +1,8 @@
 """Wires and via landings of the routing, derived from the rules in one place, in integer
 database units (1 dbu = 1 nm).
 
-The array's router (:mod:`generators.route`) and the compact cells' router
-(:mod:`generators.cells.macro`) meet at the cells' top edge: an array stub continues a cell's
+The array's router (:mod:`generators.layout.route`) and the compact cells' router
+(:mod:`generators.layout.cells.macro`) meet at the cells' top edge: an array stub continues a cell's
 met2 spine, so both must space met2 columns by the same :data:`STUB_PITCH`. It lives here, once.
 """
 

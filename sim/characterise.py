@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from bmru.cli import progress, write_json
-from generators import spice_cells as sc
-from generators.mapping import MappingConfig, CellSpec
+from generators.circuit import spice_cells as sc
+from generators.circuit.mapping import MappingConfig, CellSpec
 from pdk_sky130_180.models import include_line
 from sim.ngspice import control_block, options_line, run_deck
 

@@ -26,8 +26,8 @@ import numpy as np
 
 from bmru.cli import CommandParser, atomic_write, default_out, fail, progress, write_json
 from bmru.model import run
-from generators.mapping import MappingConfig, quantised_network
-from generators.schematic import schematic_text
+from generators.circuit.mapping import MappingConfig, quantised_network
+from generators.circuit.schematic import schematic_text
 from pdk_sky130_180.devices import PVT_SUPPLIES_V, PVT_TEMPERATURES_C
 from pdk_sky130_180.models import CORNERS, ModelsError
 from sim import presim

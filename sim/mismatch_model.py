@@ -5,7 +5,7 @@ by ``f = exp(sum_p S_p * dp)``; ``S_p = d ln I / d p`` is calibrated here with n
 device per geometry (:func:`calibrate`), not guessed. A mirror output of k fingers against a
 diode of r fingers then carries ``k/r * f_out / f_diode`` of the diode's current, so every
 realised parameter is its nominal value times ``exp(sum of +/- ln f)`` over the devices on its
-path (generators/spice_cells.py):
+path (generators/circuit/spice_cells.py):
 
 - weight ``k/4 < 0``: NMOS sink on the source signal's diode ``D``: ``f_out / f_D``;
 - weight ``k/4 > 0``: one-finger NMOS converter ``K`` into a one-finger PMOS diode ``P``, then
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bmru.weights import Network, validate
-from generators.mapping import HardwareSpec, quantised_network
+from generators.circuit.mapping import HardwareSpec, quantised_network
 from pdk_sky130_180.devices import NFET, PFET, SUPPLY_V
 from pdk_sky130_180.mismatch import (PARAMETERS, Draws, Instance, Library, load_library, model_cards,
                                      mosfet_line)

@@ -25,10 +25,10 @@ import numpy as np
 from bmru.cli import CommandParser, atomic_write, default_out, fail, progress, write_json
 from bmru.mismatch import MismatchStats
 from bmru.model import RunOutput, run
-from generators.mapping import TOP_NAME, HardwareSpec, MappingConfig, load_mapped, quantised_network
-from generators.netlist import NetlistError, flatten, parse_spice
-from generators.schematic import schematic_text
-from generators.spice_cells import UNIT_NFET
+from generators.circuit.mapping import TOP_NAME, HardwareSpec, MappingConfig, load_mapped, quantised_network
+from generators.circuit.netlist import NetlistError, flatten, parse_spice
+from generators.circuit.schematic import schematic_text
+from generators.circuit.spice_cells import UNIT_NFET
 from pdk_sky130_180.devices import SUPPLY_V, TEMPERATURE_C
 from pdk_sky130_180.mismatch import (PARAMETERS, STATISTICS, Instance, MismatchError, draw, load_library,
                                      model_cards, mosfet_line, sigma_matrix)
@@ -66,7 +66,7 @@ def _node(net: str) -> str:
 
 
 def flat_circuit(schematic: str, top: str = TOP_NAME) -> FlatCircuit:
-    """Flatten ``schematic`` (generators.schematic text) so that every device instance can get its
+    """Flatten ``schematic`` (generators.circuit.schematic text) so that every device instance can get its
     own drawn model card; the order of ``instances`` is the order of every sample's draws."""
     circuits = parse_spice(schematic)
     devices = flatten(circuits, top)

@@ -29,8 +29,8 @@ import numpy as np
 
 from bmru.cli import CommandParser, fail, progress, write_json
 from bmru.grid import HARDWARE_GRID
-from generators import spice_cells as sc
-from generators.mapping import CellSpec, MappingConfig
+from generators.circuit import spice_cells as sc
+from generators.circuit.mapping import CellSpec, MappingConfig
 from pdk_sky130_180.devices import SUPPLY_V
 from pdk_sky130_180.models import include_line
 from sim.characterise import UNIT_A, cell_bench

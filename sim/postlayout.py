@@ -18,7 +18,7 @@ from bmru.cli import default_out, fail, progress, write_json
 from bmru.model import run
 from bmru.weights import write_npz
 from extract.pex import provenance
-from generators.mapping import quantised_network
+from generators.circuit.mapping import quantised_network
 from sim import presim
 from sim.runner import sha256_of
 

@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 
 from bmru.cli import CommandParser, atomic_write, default_out, fail, progress, write_json
-from generators.mapping import MappingConfig, load_mapped, spec_json
-from generators.schematic import schematic_text
+from generators.circuit.mapping import MappingConfig, load_mapped, spec_json
+from generators.circuit.schematic import schematic_text
 from pdk_sky130_180.devices import SUPPLY_RANGE_V, SUPPLY_V, TEMPERATURE_C, TEMPERATURE_RANGE_C
 from pdk_sky130_180.models import CORNERS, ModelsError
 from sim.compare import labels_covered

@@ -17,7 +17,7 @@ import numpy as np
 
 from bmru.model import run
 from extract.pex import provenance
-from generators.mapping import HardwareSpec, quantised_network
+from generators.circuit.mapping import HardwareSpec, quantised_network
 from pdk_sky130_180.devices import SUPPLY_V
 from sim.cluster import ClusterError, map_on_cluster
 from sim.compare import compare

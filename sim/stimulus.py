@@ -21,7 +21,7 @@ SETTLE_FRAMES = 1  # frame periods of reset and settling before frame 0
 RESET_HIGH_FRACTION = 0.4  # rst is high for this fraction of a frame at the start of the settling period
 RESET_FALL_FRACTION = 0.1  # then falls linearly over this fraction of a frame (1 ms at 10 ms frames)
 SAMPLE_FRACTION = 0.97  # frames are sampled at 97 % of their period
-# State-update enables (one per layer, see generators.spice_cells.cell_block): every enable
+# State-update enables (one per layer, see generators.circuit.spice_cells.cell_block): every enable
 # falls just before the inputs step and rises again later in the frame, layer after layer, so
 # a layer's cells decide only once the transients of the input step and of the layer below
 # have passed. With L layers, layer l's enable rises at ENABLE_FIRST + ENABLE_SPAN * l / L of

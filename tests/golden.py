@@ -41,7 +41,7 @@ def _component_case(make: Callable[[], object]) -> Callable[[Path], Drawn]:
     """A gdsfactory cell function's output, written with the project's deterministic writer."""
 
     def draw(folder: Path) -> Drawn:
-        from generators.cells import write_gds
+        from generators.layout.cells import write_gds
 
         component = make()
         gds = write_gds(component, folder / "case.gds")
@@ -82,17 +82,17 @@ def _summary(gds: Path, ports: dict) -> dict:
 
 def _reference_bmru_cell():
     from bmru.weights import load_weights
-    from generators.cells.bmru_cell import bmru_cell_for
-    from generators.mapping import map_network
+    from generators.layout.cells.bmru_cell import bmru_cell_for
+    from generators.circuit.mapping import map_network
 
     return bmru_cell_for(map_network(load_weights(REFERENCE_WEIGHTS)).cells[0])
 
 
 def _cases() -> dict[str, Callable[[Path], Drawn]]:
-    from generators.cells.group import matched_row
-    from generators.cells.mirror import mirror
-    from generators.cells.taps import guard_ring, tap_strip
-    from generators.cells.transistor import mosfet
+    from generators.layout.cells.group import matched_row
+    from generators.layout.cells.mirror import mirror
+    from generators.layout.cells.taps import guard_ring, tap_strip
+    from generators.layout.cells.transistor import mosfet
 
     return {
         "nfet_w1_l1_f4": _component_case(lambda: mosfet(polarity="n", w=1.0, l=1.0, fingers=4, tap=True)),

@@ -13,7 +13,7 @@ from extract.drc import run_drc
 from extract.lvs import run_lvs, write_reports
 from extract.pex import extract_parasitics, write_outputs
 from generators.array import generate
-from generators.mapping import load_spec
+from generators.circuit.mapping import load_spec
 from sim.runner import evaluate
 
 # Two inputs, two cells that set at 1.0 and reset below 0.5 units, class k follows cell k's

@@ -73,7 +73,7 @@ def test_software_json_carries_the_power_model(tmp_path):
     from bmru.inputs import load_inputs
     from bmru.power import power, summary
     from bmru.weights import load_weights
-    from generators.mapping import map_network
+    from generators.circuit.mapping import map_network
 
     root = REPO_ROOT
     weights, inputs = root / "examples" / "kws_yes_d4.npz", root / "examples" / "kws_yes_test.npz"

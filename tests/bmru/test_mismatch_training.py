@@ -11,8 +11,8 @@ import pytest
 
 from bmru.mismatch import MismatchStatsError, load_stats, sample_log_gains, stats_from_dict
 from bmru.weights import load_weights
-from generators.mapping import map_network, quantised_network
-from generators.schematic import schematic_text
+from generators.circuit.mapping import map_network, quantised_network
+from generators.circuit.schematic import schematic_text
 from sim.mismatch_model import device_log_sigmas
 from sim.montecarlo import flat_circuit, main as mc_main, software_model, training_statistics
 

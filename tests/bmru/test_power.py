@@ -1,6 +1,6 @@
 """The software power model (bmru.power): hand-computed branch currents, CLI keys, bad input.
 
-Expected figures are derived here by hand from the circuit's structure (generators/spice_cells.py):
+Expected figures are derived here by hand from the circuit's structure (generators/circuit/spice_cells.py):
 a p-line carries a quarter of its signal, a positive weight of k fingers sources k/4 of the
 signal, a cell draws its bias line (0.25), beta2 and alpha, plus its inverter load (0.2) while its
 state is 0 and its layer is enabled; every internal current is sigma = 0.5 units of 1 nA; power is
@@ -16,7 +16,7 @@ import pytest
 
 from bmru.power import Calibration, FrameSchedule, main, power
 from bmru.weights import save_weights, validate
-from generators.mapping import map_network
+from generators.circuit.mapping import map_network
 from tests.sim.test_presim import tiny_arrays
 
 EXACT = Calibration()

@@ -14,9 +14,9 @@ import pytest
 
 from extract.lvs import main as lvs_main
 from extract.lvs import run_lvs, write_reports
-from generators.cells import to_layout, write_gds
-from generators.cells.mirror import mirror, mirror_spice
-from generators.cells.transistor import mosfet, mosfet_spice
+from generators.layout.cells import to_layout, write_gds
+from generators.layout.cells.mirror import mirror, mirror_spice
+from generators.layout.cells.transistor import mosfet, mosfet_spice
 from pdk_sky130_180 import layers as L
 from tests.layout_helpers import write
 from tests.conftest import REPO_ROOT

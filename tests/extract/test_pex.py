@@ -7,7 +7,7 @@ import pytest
 
 from extract.lvs import run_lvs, write_reports
 from extract.pex import extract_parasitics, net_capacitances, wrap_netlist
-from generators.netlist import parse_spice
+from generators.circuit.netlist import parse_spice
 from pdk_sky130_180 import layers as L
 from pdk_sky130_180.pex import SUBSTRATE_CAP_AF, SUBSTRATE_TIE
 
@@ -17,7 +17,7 @@ PLATE_W, PLATE_L = 10.0, 100.0  # µm
 def plate_gds(path):
     """A met1 plate over bare field, wired to the gate of a small nfet (a net needs a device to
     survive extraction), labelled ``a``."""
-    from generators.cells import transistor
+    from generators.layout.cells import transistor
 
     fet = transistor.nfet(w=1.0, l=1.0)
     layout = kdb.Layout()

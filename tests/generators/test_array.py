@@ -84,8 +84,8 @@ def test_reference_array_draws_mirrors_as_matched_groups_and_stays_clean(tmp_pat
     mirrors it drives; the array stays DRC- and LVS-clean; a group's area goes to its devices."""
 
     from extract.lvs import run_lvs
-    from generators.groups import matched_groups
-    from generators.netlist import flatten, parse_spice
+    from generators.layout.groups import matched_groups
+    from generators.circuit.netlist import flatten, parse_spice
 
     weights = REPO_ROOT / "examples" / "kws_yes_d4.npz"
     outputs = generate(weights, tmp_path, picture=False)
@@ -129,10 +129,10 @@ def test_bmru_macros_take_every_cell_device_with_the_pins_nets():
 
     from bmru.weights import load_weights
     from generators.array import bmru_macros
-    from generators.mapping import TOP_NAME, map_network
-    from generators.netlist import flatten, parse_spice
-    from generators.schematic import schematic_text
-    from generators.spice_cells import CELL_PINS
+    from generators.circuit.mapping import TOP_NAME, map_network
+    from generators.circuit.netlist import flatten, parse_spice
+    from generators.circuit.schematic import schematic_text
+    from generators.circuit.spice_cells import CELL_PINS
 
     spec = map_network(load_weights(REPO_ROOT / "examples" / "kws_yes_d4.npz"))
     devices = flatten(parse_spice(schematic_text(spec)), TOP_NAME)

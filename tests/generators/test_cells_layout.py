@@ -1,4 +1,4 @@
-"""Every cell in generators/cells over a few parameter sets is DRC-clean and LVS-clean against
+"""Every cell in generators/layout/cells over a few parameter sets is DRC-clean and LVS-clean against
 the netlist written for it, and GDS output is byte-deterministic."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import pytest
 
 from extract.drc import run_drc
 from extract.lvs import report_text, run_lvs
-from generators.cells import write_gds
-from generators.cells.group import finger_slots, matched_row, matched_row_spice
-from generators.cells.mirror import mirror, mirror_spice, unit_sequence
-from generators.cells.row import RowSpec, validate
-from generators.cells.taps import guard_ring, tap_strip
-from generators.cells.transistor import mosfet, mosfet_spice
+from generators.layout.cells import write_gds
+from generators.layout.cells.group import finger_slots, matched_row, matched_row_spice
+from generators.layout.cells.mirror import mirror, mirror_spice, unit_sequence
+from generators.layout.cells.row import RowSpec, validate
+from generators.layout.cells.taps import guard_ring, tap_strip
+from generators.layout.cells.transistor import mosfet, mosfet_spice
 from tests.conftest import REPO_ROOT
 
 ROOT = REPO_ROOT  # the repository
@@ -163,8 +163,8 @@ def test_mirror_rejects_bad_params():
 
 _GEN = """
 import sys
-from generators.cells import write_gds
-from generators.cells.mirror import mirror
+from generators.layout.cells import write_gds
+from generators.layout.cells.mirror import mirror
 write_gds(mirror(polarity="p", w=0.5, l=0.5, ref_units=1, out_units=(2, 1, 1), common_centroid=True), sys.argv[1])
 """
 
@@ -184,14 +184,14 @@ def test_gds_is_byte_deterministic(tmp_path):
 
 def _reference_cells():
     from bmru.weights import load_weights
-    from generators.mapping import map_network
+    from generators.circuit.mapping import map_network
 
     return map_network(load_weights(ROOT / "examples" / "kws_yes_d4.npz")).cells
 
 
 def _cell_extremes():
     """Smallest and largest finger counts the mapping allows for beta1, delta and alpha."""
-    from generators.mapping import MappingConfig
+    from generators.circuit.mapping import MappingConfig
 
     grid = MappingConfig().cell
     low, high = int(round(grid.low / grid.step)), grid.max_fingers
@@ -199,7 +199,7 @@ def _cell_extremes():
 
 
 def _check_bmru_cell(params, tmp_path, row_um=None):
-    from generators.cells.bmru_cell import BmruCellParams, bmru_cell, bmru_cell_spice
+    from generators.layout.cells.bmru_cell import BmruCellParams, bmru_cell, bmru_cell_spice
 
     c = bmru_cell(*params, row_um=row_um)
     _check(c, bmru_cell_spice(BmruCellParams(*params), c.name), tmp_path)
@@ -208,7 +208,7 @@ def _check_bmru_cell(params, tmp_path, row_um=None):
 
 @pytest.mark.parametrize("cell", _reference_cells(), ids=lambda c: c.name)
 def test_bmru_cell_of_the_reference_is_clean(cell, tmp_path):
-    from generators.cells.bmru_cell import bmru_cell_for, params_of
+    from generators.layout.cells.bmru_cell import bmru_cell_for, params_of
 
     c = _check_bmru_cell(tuple(vars(params_of(cell)).values()), tmp_path)
     assert c is bmru_cell_for(cell)
@@ -226,8 +226,8 @@ def test_bmru_cell_with_a_given_row_length_is_clean(row_um, tmp_path):
 
 
 def test_bmru_cell_ports_are_the_subcircuit_pins_on_met2_at_the_top_edge():
-    from generators.cells.bmru_cell import bmru_cell
-    from generators.spice_cells import CELL_PINS
+    from generators.layout.cells.bmru_cell import bmru_cell
+    from generators.circuit.spice_cells import CELL_PINS
 
     c = bmru_cell(13, 47, 18, 0)
     assert [p.name for p in c.ports] == CELL_PINS
@@ -238,8 +238,8 @@ def test_bmru_cell_ports_are_the_subcircuit_pins_on_met2_at_the_top_edge():
 
 
 def test_bmru_cell_keeps_met3_free():
-    from generators.cells import to_layout
-    from generators.cells.bmru_cell import bmru_cell
+    from generators.layout.cells import to_layout
+    from generators.layout.cells.bmru_cell import bmru_cell
     from pdk_sky130_180 import layers as L
 
     layout = to_layout(bmru_cell(60, 60, 60, 1))
@@ -249,8 +249,8 @@ def test_bmru_cell_keeps_met3_free():
 
 
 def test_bmru_cell_matched_sources_share_rows_when_widths_allow():
-    from generators.cells.bmru_cell import BmruCellParams, cell_plan
-    from generators.spice_cells import UNIT_PFET, threshold_finger_width
+    from generators.layout.cells.bmru_cell import BmruCellParams, cell_plan
+    from generators.circuit.spice_cells import UNIT_PFET, threshold_finger_width
 
     def blocks(beta2_fingers):
         params = BmruCellParams(beta2_fingers - 10, 10, 5, 0)
@@ -263,7 +263,7 @@ def test_bmru_cell_matched_sources_share_rows_when_widths_allow():
 
 @pytest.mark.parametrize("bad", [dict(beta1_fingers=0), dict(delta_fingers=1.5), dict(s0=2), dict(row_um=-1.0)])
 def test_bmru_cell_rejects_bad_params(bad):
-    from generators.cells.bmru_cell import bmru_cell
+    from generators.layout.cells.bmru_cell import bmru_cell
 
     with pytest.raises(ValueError):
         bmru_cell(**(dict(beta1_fingers=1, delta_fingers=1, alpha_fingers=1, s0=0) | bad))
@@ -271,8 +271,8 @@ def test_bmru_cell_rejects_bad_params(bad):
 
 _GEN_BMRU = """
 import sys
-from generators.cells import write_gds
-from generators.cells.bmru_cell import bmru_cell
+from generators.layout.cells import write_gds
+from generators.layout.cells.bmru_cell import bmru_cell
 write_gds(bmru_cell(13, 47, 18, 0), sys.argv[1])
 """
 
@@ -284,7 +284,7 @@ def test_bmru_cell_gds_is_byte_deterministic(tmp_path):
 
 
 def test_macro_track_order_puts_a_rising_stub_below_a_falling_one_and_refuses_cycles():
-    from generators.cells.macro import COLUMN_PITCH, _track_order
+    from generators.layout.cells.macro import COLUMN_PITCH, _track_order
 
     assert _track_order([("z", 0)], [("a", COLUMN_PITCH - 5)]) == ["z", "a"]
     assert _track_order([("z", 0)], [("a", COLUMN_PITCH)]) == ["a", "z"]  # far enough apart: by name
@@ -293,7 +293,7 @@ def test_macro_track_order_puts_a_rising_stub_below_a_falling_one_and_refuses_cy
 
 def _plan_of(component):
     """The plan a bmru_cell component was drawn from (its settings are its parameters)."""
-    from generators.cells.bmru_cell import BmruCellParams, cell_plan
+    from generators.layout.cells.bmru_cell import BmruCellParams, cell_plan
 
     keys = ("beta1_fingers", "delta_fingers", "alpha_fingers", "s0")
     return cell_plan(BmruCellParams(*(component.settings[k] for k in keys)), component.settings["row_um"])
@@ -301,7 +301,7 @@ def _plan_of(component):
 
 def test_bmru_cell_with_unpaired_rows_is_clean(tmp_path, monkeypatch):
     """Rows that cannot share a channel get one each: that layout is clean too."""
-    from generators.cells import macro
+    from generators.layout.cells import macro
 
     monkeypatch.setattr(macro, "_track_order", lambda lower, upper: None)
     c = _check_bmru_cell((13, 47, 18, 1), tmp_path, row_um=41.0)  # a size no other test caches

@@ -1,11 +1,11 @@
-"""The grouping pass (generators.groups) and how the array accounts for group cells."""
+"""The grouping pass (generators.layout.groups) and how the array accounts for group cells."""
 
 from __future__ import annotations
 
-from generators import layout as array_layout
+from generators.layout import floorplan as array_layout
 from generators.array import device_areas
-from generators.groups import DeviceGroup, fingers_per_row, matched_groups
-from generators.netlist import Device
+from generators.layout.groups import DeviceGroup, fingers_per_row, matched_groups
+from generators.circuit.netlist import Device
 from pdk_sky130_180.devices import NFET, PFET
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from bmru.model import run
 from bmru.weights import validate
-from generators.mapping import (MappingConfig, MappingError, load_spec, map_network, quantised_network,
+from generators.circuit.mapping import (MappingConfig, MappingError, load_spec, map_network, quantised_network,
                                 spec_from_dict, spec_json, spec_to_dict, write_spec)
 from tests.conftest import random_arrays
 
@@ -108,7 +108,7 @@ def test_a_model_quantised_to_another_grid_is_refused_naming_the_field(rng, tmp_
     another quantisation is refused (not silently re-rounded), by the API and by the command."""
     from bmru.grid import HARDWARE_GRID
     from bmru.weights import save_weights
-    from generators.mapping import main
+    from generators.circuit.mapping import main
 
     arrays = random_arrays(rng)
     recorded = dict(HARDWARE_GRID.to_dict(), threshold_step=0.0625, threshold_min=0.0625)

@@ -6,9 +6,9 @@ import klayout.db as kdb
 import numpy as np
 import pytest
 
-from generators import layout as array_layout
-from generators import route
-from generators.netlist import Device
+from generators.layout import floorplan as array_layout
+from generators.layout import route
+from generators.circuit.netlist import Device
 from pdk_sky130_180 import layers as L
 from pdk_sky130_180.devices import NFET, PFET, TERMINALS
 
@@ -105,7 +105,7 @@ def pad_group_cell(layout: kdb.Layout, group) -> array_layout.CellTemplate:
 
 
 def test_groups_are_one_cell_each_and_their_pins_are_routed_by_net():
-    from generators.groups import matched_groups
+    from generators.layout.groups import matched_groups
 
     devices = random_devices(4, 20, 8) + [
         Device("x_ref", NFET, {"d": "g0", "g": "g0", "s": "n1", "b": "n1"}, 1.0, 1.0, 4),

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from bmru.weights import validate
-from generators.mapping import TOP_NAME, map_network
-from generators.schematic import device_count, schematic_text
+from generators.circuit.mapping import TOP_NAME, map_network
+from generators.circuit.schematic import device_count, schematic_text
 from pdk_sky130_180.models import include_line
 from sim.ngspice import control_block, options_line, run_deck
 from sim.testbench import find_top
@@ -79,8 +79,8 @@ def test_netlist_parses_and_solves(spec, tmp_path):
 
 
 def test_track_order_shields_bias_lines_from_switching_nets(spec):
-    from generators.netlist import flatten, parse_spice
-    from generators.schematic import net_role, track_order
+    from generators.circuit.netlist import flatten, parse_spice
+    from generators.circuit.schematic import net_role, track_order
 
     devices = flatten(parse_spice(schematic_text(spec)), TOP_NAME)
     nets = sorted({net for device in devices for net in device.nets.values()}, key=track_order)

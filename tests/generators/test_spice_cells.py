@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from generators import spice_cells as sc
+from generators.circuit import spice_cells as sc
 from sim import characterise as ch
 
 pytestmark = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice not installed")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from bmru.weights import load_weights, validate
-from generators.mapping import map_network, quantised_network
-from generators.schematic import schematic_text
+from generators.circuit.mapping import map_network, quantised_network
+from generators.circuit.schematic import schematic_text
 from pdk_sky130_180.devices import NFET, PFET
 from pdk_sky130_180.mismatch import Instance, agauss_reference, draw, load_library, model_cards, mosfet_line
 from pdk_sky130_180.models import include_line

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from generators.mapping import MappingConfig
+from generators.circuit.mapping import MappingConfig
 from sim.noise import cell_noise_run, conditions, mirror_noise, noise_waveform, step_A
 
 needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice not installed")

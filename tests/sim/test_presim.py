@@ -10,8 +10,8 @@ import pytest
 
 from bmru.model import run
 from bmru.weights import save_weights, validate
-from generators.mapping import map_network, quantised_network
-from generators.schematic import schematic_text
+from generators.circuit.mapping import map_network, quantised_network
+from generators.circuit.schematic import schematic_text
 from sim.presim import main as presim_main
 from sim.runner import evaluate
 
@@ -101,7 +101,7 @@ def test_cli_writes_presim_json(tmp_path):
 def test_presim_keeps_the_layout_generators_spec(tmp_path):
     """The array generator's spec.json (with its area and options) is the same spec: presim must
     not overwrite it with the bare mapping."""
-    from generators.mapping import spec_json
+    from generators.circuit.mapping import spec_json
     from sim.presim import _same_spec
 
     spec = map_network(validate(tiny_arrays()))

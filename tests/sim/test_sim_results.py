@@ -70,8 +70,8 @@ def test_a_missing_vector_is_an_error_naming_it():
 
 
 def test_a_failed_utterance_is_named(monkeypatch, tmp_path):
-    from generators.mapping import map_network
-    from generators.schematic import schematic_text
+    from generators.circuit.mapping import map_network
+    from generators.circuit.schematic import schematic_text
     from sim import runner
     from tests.sim.test_presim import tiny_arrays
     from bmru.weights import validate
@@ -93,8 +93,8 @@ def test_a_failed_utterance_is_named(monkeypatch, tmp_path):
 
 
 def _tiny_job(tmp_path):
-    from generators.mapping import load_mapped
-    from generators.schematic import schematic_text
+    from generators.circuit.mapping import load_mapped
+    from generators.circuit.schematic import schematic_text
     from tests.sim.test_presim import write_tiny_job
 
     weights, inputs, out = write_tiny_job(tmp_path, labels=(0, 1))
@@ -154,8 +154,8 @@ def test_a_failed_utterance_is_named_on_the_dask_cluster(tmp_path):
     """With two local workers the utterances run on Dask; a failing ngspice run still names
     its utterance (here every run fails: the netlist calls a model that does not exist)."""
     from bmru.weights import validate
-    from generators.mapping import map_network
-    from generators.schematic import schematic_text
+    from generators.circuit.mapping import map_network
+    from generators.circuit.schematic import schematic_text
     from sim import runner
     from tests.sim.test_presim import tiny_arrays
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from dataclasses import dataclass
 
-from generators.mapping import (BIAS_LINE_FINGERS, CONVERTER_FINGERS, REF_FINGERS, CellSpec, HardwareSpec,
+from generators.circuit.mapping import (BIAS_LINE_FINGERS, CONVERTER_FINGERS, REF_FINGERS, CellSpec, HardwareSpec,
                                 Projection)
 from pdk_sky130_180.devices import NMOS, PMOS, Fet
 from pdk_sky130_180.rules import snap  # widths on the 5 nm manufacturing grid (x.1b)

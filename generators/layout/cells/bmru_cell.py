@@ -1,6 +1,6 @@
 """The BMRU cell (current-mode Schmitt trigger, 20 MOSFETs) as one compact layout cell.
 
-The devices come from the cell's own subcircuit (:func:`generators.spice_cells.cell_block`,
+The devices come from the cell's own subcircuit (:func:`generators.circuit.spice_cells.cell_block`,
 parsed back), so the layout cannot drift from the schematic: W, L, finger counts and nets are
 the netlist's. What this module decides is where the devices go, in this order:
 
@@ -11,14 +11,14 @@ the netlist's. What this module decides is where the devices go, in this order:
 - PMOS rows (one shared n-well): ``Xclamp``, the line's diode ``XPpc`` (0.955 µm fingers, so
   apart), then the sources on gate ``pc``: ``Xbeta2``, ``Xhold`` and ``Xalpha`` in one
   matched row when their finger widths are equal, else ``Xbeta2`` in rows of its own
-  (widened fingers, :func:`generators.spice_cells.threshold_finger_width`) and
+  (widened fingers, :func:`generators.circuit.spice_cells.threshold_finger_width`) and
   ``Xhold``/``Xalpha`` together; then ``Xsample_p``.
 
 A device or group with more fingers than fit in a row is folded into several rows, each
 carrying an even share of every device of the group (so a folded matched group stays
 interleaved); LVS folds the parallel fingers back into one device. Blocks fill rows first-fit
 in that order (small switches fill what folded rows leave), rows pair up around shared
-channels, and everything is routed inside the cell on met1/met2 (:mod:`generators.cells.macro`):
+channels, and everything is routed inside the cell on met1/met2 (:mod:`generators.layout.cells.macro`):
 the internal nodes (``x``, ``xd``, ``xm``, ``a``, ``pc``, ``ha``, ``kpc``) never leave it,
 and the eleven pins end as met2 ports on the top edge, named as the subcircuit's pins. The row
 length is the one of least cell area unless given.
@@ -31,9 +31,9 @@ from dataclasses import dataclass
 
 import gdsfactory as gf
 
-from generators.mapping import CellSpec
-from generators.netlist import Device, flatten, parse_spice
-from generators.spice_cells import CELL_PINS, cell_block, cell_name
+from generators.circuit.mapping import CellSpec
+from generators.circuit.netlist import Device, flatten, parse_spice
+from generators.circuit.spice_cells import CELL_PINS, cell_block, cell_name
 from pdk_sky130_180.devices import fet
 
 from ._draw import Draw, nm

@@ -6,7 +6,7 @@
   reference, K outputs with their own drain ports, dummies at the ends).
 - :func:`group.matched_row`: devices sharing gate, source and body with any finger counts
   (odd ones at diffusion breaks), interdigitated in one row; what the array draws for each
-  matched group (:mod:`generators.groups`).
+  matched group (:mod:`generators.layout.groups`).
 - :func:`bmru_cell.bmru_cell`: a whole BMRU cell, placed and routed on met1/met2 inside one
   cell (:mod:`.macro` places sub-cells in rows and routes them).
 

@@ -1,10 +1,10 @@
 """Flat device list → placed and routed GDS (klayout.db), plus a PNG rendering.
 
-The schematic netlist is the single description of the circuit: :mod:`generators.netlist`
-flattens it to MOSFETs, :mod:`generators.groups` finds the matched groups among them; this
+The schematic netlist is the single description of the circuit: :mod:`generators.circuit.netlist`
+flattens it to MOSFETs, :mod:`generators.layout.groups` finds the matched groups among them; this
 module draws each group as one interdigitated row (:func:`group_cell`) and every other MOSFET
 as its own transistor cell (:func:`transistor_cell`, its multiplier as fingers), places the
-cells in rows and wires them with :mod:`generators.route`. Pins and labels on met3 carry the
+cells in rows and wires them with :mod:`generators.layout.route`. Pins and labels on met3 carry the
 schematic's top-level port names, so LVS compares like with like.
 """
 
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import klayout.db as kdb
 
-from generators import route
-from generators.groups import DeviceGroup
-from generators.netlist import Device
+from generators.layout import route
+from generators.layout.groups import DeviceGroup
+from generators.circuit.netlist import Device
 from pdk_sky130_180 import layers as L
 from pdk_sky130_180.devices import fet
 
@@ -51,7 +51,7 @@ GroupCellFactory = Callable[[kdb.Layout, DeviceGroup], CellTemplate]
 @dataclass(frozen=True)
 class Macro:
     """Devices drawn as one placed-and-routed cell of their own (a BMRU cell,
-    :mod:`generators.cells.bmru_cell`): ``component`` draws them, and its ports, met2 on its top
+    :mod:`generators.layout.cells.bmru_cell`): ``component`` draws them, and its ports, met2 on its top
     edge, are the pins; ``nets`` gives each pin's net in the flat netlist."""
 
     name: str  # the instance path, e.g. "layer0/cell1": where it goes in the placement order
@@ -222,7 +222,7 @@ def build(devices: list[Device], top_pins: tuple[str, ...], top_name: str, make_
           groups: Sequence[DeviceGroup] = (), make_group_cell: GroupCellFactory | None = None,
           macros: Sequence[Macro] = ()) -> tuple[kdb.Layout, LayoutResult]:
     """Place and route ``devices`` into a new layout whose top cell is ``top_name``
-    (``net_order``: which nets' tracks run side by side, see :func:`generators.route.route`).
+    (``net_order``: which nets' tracks run side by side, see :func:`generators.layout.route.route`).
     Devices in ``groups`` are drawn together, one ``make_group_cell`` cell per group; devices
     in ``macros`` by each macro's own cell (:func:`macro_cell`). Rows are at most
     ``row_width_um`` wide; None: the width of least area (:func:`smallest_floorplan`)."""
@@ -273,7 +273,7 @@ def build(devices: list[Device], top_pins: tuple[str, ...], top_name: str, make_
                                 chosen.rows, len(plan.spine), chosen.placed, len(groups))
 
 
-# terminal names of generators.cells.transistor ports
+# terminal names of generators.layout.cells.transistor ports
 PORT_OF_TERMINAL = {"d": "drain", "g": "gate", "s": "source", "b": "body"}
 METAL_OF_LAYER = {layer.gds: name for name, layer in L.ROUTING.items()}
 
@@ -281,7 +281,7 @@ METAL_OF_LAYER = {layer.gds: name for name, layer in L.ROUTING.items()}
 def transistor_cell(layout: kdb.Layout, device: Device) -> CellTemplate:
     """The project's multi-finger transistor (one finger per unit of the multiplier), wrapped
     with a pin pad per terminal outside its bounding box (see :func:`_wrap_with_pads`)."""
-    from generators.cells import transistor  # gdsfactory; imported only when drawing
+    from generators.layout.cells import transistor  # gdsfactory; imported only when drawing
 
     polarity = fet(device.model).polarity
     component = transistor.mosfet(polarity=polarity, w=device.w_um, l=device.l_um,
@@ -291,9 +291,9 @@ def transistor_cell(layout: kdb.Layout, device: Device) -> CellTemplate:
 
 
 def group_cell(layout: kdb.Layout, group: DeviceGroup) -> CellTemplate:
-    """A matched group as one interdigitated row (:func:`generators.cells.group.matched_row`,
+    """A matched group as one interdigitated row (:func:`generators.layout.cells.group.matched_row`,
     dummies at both ends), wrapped with a pin pad per pin: gate, source, body, one per drain."""
-    from generators.cells import group as group_cells  # gdsfactory; imported only when drawing
+    from generators.layout.cells import group as group_cells  # gdsfactory; imported only when drawing
 
     polarity = fet(group.model).polarity
     component = group_cells.matched_row(polarity=polarity, w=group.w_um, l=group.l_um, fingers=group.fingers,
@@ -387,7 +387,7 @@ def _check_jogs(what: str, jogs: list[tuple[int, int, str]]) -> None:
 
 def write_gds(layout: kdb.Layout, path: str | os.PathLike) -> None:
     """Write GDS deterministically (no timestamps, no context info) and atomically."""
-    from generators.cells import write_gds as write_cells_gds  # one set of GDS writer options
+    from generators.layout.cells import write_gds as write_cells_gds  # one set of GDS writer options
 
     write_cells_gds(layout, path)
 

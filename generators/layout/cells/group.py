@@ -3,7 +3,7 @@
 Device ``i`` has ``fingers[i]`` fingers of ``w`` µm at gate length ``l`` (its total W is
 ``fingers[i] * w``, exactly as the schematic's ``m``) and its own drain; ``diode`` names the
 device whose drain is the gate (a mirror's reference), or None. The row is built from *slots*
-two fingers wide, spread evenly along it (:func:`generators.cells.mirror.unit_sequence`; with
+two fingers wide, spread evenly along it (:func:`generators.layout.cells.mirror.unit_sequence`; with
 ``common_centroid=True`` mirrored about the centre), between a dummy finger at each end
 (gate on the group's gate, both sides on the source; LVS drops it):
 

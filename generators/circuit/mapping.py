@@ -1,6 +1,6 @@
 """Weights -> hardware spec: every learned parameter becomes an integer number of unit fingers.
 
-Realisation (see ``generators/spice_cells.py`` for the circuits):
+Realisation (see ``generators/circuit/spice_cells.py`` for the circuits):
 
 - A signal (input feature, layer input u, cell output h, post-projection y) is a current into a
   stack of two diode-connected NMOS of ``REF_FINGERS`` = 4 unit fingers. A weight ``w = k * WEIGHT_STEP``
@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> None:
     from bmru.cli import progress  # noqa: PLC0415
 
     spec, out = spec_from_command_line(
-        "python -m generators.mapping",
+        "python -m generators.circuit.mapping",
         "Map bmru-fq/1 weights to a hardware spec (spec.json): finger counts per weight, bias and cell "
         "parameter.", argv)
     write_spec(out / "spec.json", spec)

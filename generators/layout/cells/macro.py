@@ -1,7 +1,7 @@
 """A macro cell: sub-cells in rows, wired inside the cell on met1 and met2 only.
 
-The building block of compact multi-device cells (:mod:`generators.cells.bmru_cell`). met3 is
-left free for the array's tracks (:mod:`generators.route`). Floorplan (nm, on the 5 nm grid):
+The building block of compact multi-device cells (:mod:`generators.layout.cells.bmru_cell`). met3 is
+left free for the array's tracks (:mod:`generators.layout.route`). Floorplan (nm, on the 5 nm grid):
 
 ```
     ──────────────────────────────────────── top edge: external nets end here (met2 ports)

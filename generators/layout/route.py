@@ -13,7 +13,7 @@ straight, to its net's met3 track in the channel above its row, where a via2 joi
 Stubs of one row sit at distinct x (the cells guarantee a pin pitch), tracks at distinct y,
 and spine columns at distinct x right of every row, so two nets can only meet on different
 metal layers, never touch. Cells draw nothing above met2, and met2 only inside their own
-bounding box (pin pads sit outside it, see :func:`generators.layout.transistor_cell`).
+bounding box (pin pads sit outside it, see :func:`generators.layout.floorplan.transistor_cell`).
 """
 
 from __future__ import annotations

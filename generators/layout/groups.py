@@ -4,7 +4,7 @@ MOSFETs with the same model, finger width, gate length, gate net, source net and
 copies of one current (a mirror's reference and its outputs, a bias line's current sources):
 their ratios are the weights, so they should see the same process gradients. Each such set
 with distinct drain nets becomes a :class:`DeviceGroup`, drawn as one interdigitated row
-(:func:`generators.cells.group.matched_row`). A device whose drain is its gate (the mirror's
+(:func:`generators.layout.cells.group.matched_row`). A device whose drain is its gate (the mirror's
 diode) joins as the group's reference. Devices that share no such set (cascodes, whose sources
 are their own nets; a diode whose width differs from its outputs) keep their own cells.
 
@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generators.cells.group import drain_port
-from generators.cells.row import MID_SD
-from generators.netlist import Device
+from generators.layout.cells.group import drain_port
+from generators.layout.cells.row import MID_SD
+from generators.circuit.netlist import Device
 
 
 @dataclass(frozen=True)
