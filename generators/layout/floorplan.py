@@ -21,6 +21,7 @@ import klayout.db as kdb
 
 from generators.layout import route
 from generators.layout.groups import DeviceGroup
+from generators.layout.pads import Jog, check_jogs, metal_of
 from generators.circuit.netlist import Device
 from pdk_sky130_180 import layers as L
 from pdk_sky130_180.devices import fet
@@ -275,7 +276,6 @@ def build(devices: list[Device], top_pins: tuple[str, ...], top_name: str, make_
 
 # terminal names of generators.layout.cells.transistor ports
 PORT_OF_TERMINAL = {"d": "drain", "g": "gate", "s": "source", "b": "body"}
-METAL_OF_LAYER = {layer.gds: name for name, layer in L.ROUTING.items()}
 
 
 def transistor_cell(layout: kdb.Layout, device: Device) -> CellTemplate:
@@ -340,7 +340,7 @@ def _wrap_with_pads(layout: kdb.Layout, component, port_of_pin: dict[str, str], 
     ports = {}
     for pin, port_name in port_of_pin.items():
         port = component.ports[port_name]
-        metal = METAL_OF_LAYER[(port.layer_info.layer, port.layer_info.datatype)]
+        metal = metal_of(port)
         side = "e" if port.orientation == 0 else "w"
         ports[pin] = (int(round(port.dcenter[0] * route.NM)), int(round(port.dcenter[1] * route.NM)),
                       int(port.width), metal, side)
@@ -359,7 +359,7 @@ def _wrap_with_pads(layout: kdb.Layout, component, port_of_pin: dict[str, str], 
             wrapper.shapes(inner_layer).insert(kdb.Box(x0, py - width // 2, x1, py - width // 2 + width))
             pins[pin] = (x, py)
             layers[pin] = metal
-        _check_jogs(what, [(ports[p][1], ports[p][2], layers[p]) for p in on_side])
+        check_jogs(what, [(pin, [Jog(pin, ports[pin][1], ports[pin][2], layers[pin])]) for pin in on_side])
     wrapper.insert(kdb.CellInstArray(inner.cell_index(), kdb.Trans()))
     full = wrapper.bbox()
     # re-origin the wrapper so its bounding box starts at (0, 0)
@@ -367,22 +367,6 @@ def _wrap_with_pads(layout: kdb.Layout, component, port_of_pin: dict[str, str], 
     shifted.insert(kdb.CellInstArray(wrapper.cell_index(), kdb.Trans(-full.left, -full.bottom)))
     return CellTemplate(shifted.cell_index(), full.width(), full.height(),
                         {p: (x - full.left, y - full.bottom) for p, (x, y) in pins.items()}, layers)
-
-
-def _check_jogs(what: str, jogs: list[tuple[int, int, str]]) -> None:
-    """``jogs``: (y, width, metal) per column, nearest the cell first. A met1 jog that runs past
-    a nearer met1 pad must clear it by the met1 spacing; a met2 jog must pass below a nearer
-    met2 pad (whose stub rises from it) by the met2 spacing."""
-    from pdk_sky130_180.rules import M1_SPACE, M2_SPACE
-
-    space = {"met1": int(round(M1_SPACE.value * route.NM)), "met2": int(round(M2_SPACE.value * route.NM))}
-    for index, (y, width, metal) in enumerate(jogs):
-        for y_near, _, metal_near in jogs[:index]:
-            if metal != metal_near:
-                continue
-            clear = width // 2 + route.VIA1_PAD // 2 + space[metal]
-            if metal == "met1" and abs(y - y_near) < clear or metal == "met2" and y_near - y < clear:
-                raise ValueError(f"{what}: pins too close in y to bring out side by side")
 
 
 def write_gds(layout: kdb.Layout, path: str | os.PathLike) -> None:

@@ -127,3 +127,18 @@ def test_groups_are_one_cell_each_and_their_pins_are_routed_by_net():
     assert all(len(c) == 1 for c in probes.values())
     clusters = [next(iter(c)) for c in probes.values()]
     assert len(set(clusters)) == len(clusters)
+
+
+def test_pad_column_jogs_are_checked_once_for_both_routers():
+    """A met2 extension must pass below a nearer column's lowest pad (its stub rises from there);
+    a met1 extension must clear a nearer met1 pad. Both routers use this one check."""
+    from generators.layout.pads import Jog, check_jogs
+    from pdk_sky130_180.wires import VIA1_PAD
+
+    near = ("a", [Jog("p0", 5000, 140, "met1"), Jog("p1", 9000, 140, "met2")])
+    check_jogs("cell", [near, ("b", [Jog("q", 5000 - VIA1_PAD - 500, 140, "met2")])])  # well below: fine
+    with pytest.raises(ValueError, match="q would cross the stub of a"):
+        check_jogs("cell", [near, ("b", [Jog("q", 5000 + 100, 140, "met2")])])
+    with pytest.raises(ValueError, match="q would touch the pad of a"):
+        check_jogs("cell", [near, ("b", [Jog("q", 5000 + 200, 140, "met1")])])
+    check_jogs("cell", [near, ("b", [Jog("q", 5000 + 2 * VIA1_PAD, 140, "met1")])])

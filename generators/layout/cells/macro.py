@@ -43,14 +43,16 @@ import klayout.db as kdb
 
 from pdk_sky130_180 import layers as L
 from pdk_sky130_180 import rules as R
-from pdk_sky130_180.wires import STUB_PITCH
+from pdk_sky130_180.wires import STUB_PITCH, VIA1_PAD
+
+from ..pads import Jog, check_jogs, metal_of
 
 from ._draw import Draw, nm, up
-from .row import M1_SP, M1_VIA, M1_VIA_DIR, M2_SP, VIA
+from .row import M1_SP, M1_VIA, M2_SP, VIA
 
 __all__ = ["Block", "MacroPlan", "plan_macro", "draw_macro", "PAD", "SPINE_PITCH"]
 
-PAD = VIA + 2 * M1_VIA_DIR            # via1 landing pad, met1 and met2 (via.5a, m2.5: same value)
+PAD = VIA1_PAD  # via1 landing pad, met1 and met2 (pdk_sky130_180.wires)
 METAL_SP = max(M1_SP, M2_SP)
 COLUMN_PITCH = PAD + METAL_SP         # pad columns beside a block (m1.2, m2.2; via.2 holds)
 TRACK_W = VIA + 2 * M1_VIA            # met1 track: via1 enclosed on its long sides (via.4a)
@@ -162,11 +164,6 @@ class MacroPlan:
         return self.width * self.height * 1e-6
 
 
-def _metal(port) -> str:
-    info = port.layer_info
-    return {L.MET1.gds: "met1", L.MET2.gds: "met2"}[(info.layer, info.datatype)]
-
-
 def block_ports(block: Block) -> list[Port]:
     """The block's ports that carry a net, in nm."""
     ports = []
@@ -174,7 +171,7 @@ def block_ports(block: Block) -> list[Port]:
         port = block.component.ports[name]
         if port.orientation not in (0, 180):
             raise ValueError(f"{block.name}: port {name} must face east or west")
-        ports.append(Port(name, net, nm(port.dcenter[0]), nm(port.dcenter[1]), int(port.width), _metal(port),
+        ports.append(Port(name, net, nm(port.dcenter[0]), nm(port.dcenter[1]), int(port.width), metal_of(port),
                           "e" if port.orientation == 0 else "w"))
     return ports
 
@@ -195,22 +192,8 @@ def _side_columns(block: str, ports: list[Port], side: str) -> list[Column]:
         first, step = min(p.x for p in on_side) - METAL_SP - PAD // 2, -COLUMN_PITCH
     columns = [Column(net, side, first + i * step, tuple(sorted(by_net[net], key=lambda p: p.y)))
                for i, net in enumerate(nets)]
-    _check_jogs(block, columns)
+    check_jogs(block, [(c.net, [Jog(f'{p.name} ({p.net})', p.y, p.width, p.metal) for p in c.ports]) for c in columns])
     return columns
-
-
-def _check_jogs(block: str, columns: list[Column]) -> None:
-    """A met2 jog to a column must pass below every nearer column's lowest pad (its stub rises
-    from there); a met1 jog must clear every nearer met1 pad."""
-    for index, column in enumerate(columns):
-        for port in column.ports:
-            for near in columns[:index]:
-                if port.metal == "met2" and port.y + port.width // 2 + M2_SP > near.y_low - PAD // 2:
-                    raise ValueError(f"{block}: port {port.name} ({port.net}) would cross the stub of {near.net}")
-                for pad in near.ports:
-                    if port.metal == "met1" and pad.metal == "met1" and \
-                            abs(port.y - pad.y) < port.width // 2 + PAD // 2 + M1_SP:
-                        raise ValueError(f"{block}: port {port.name} ({port.net}) would touch the pad of {near.net}")
 
 
 def pad_block(block: Block) -> PaddedBlock:
