@@ -9,7 +9,7 @@ points: tt/ff/ss/sf/fs x -40/27/85 °C x 1.62/1.80/1.98 V. Writes ``OUT/corners.
 decision agreement) and ``OUT/corners.png`` (agreement and power per point).
 
 ``--extend PREVIOUS`` grows a finished grid to more utterances: it checks that PREVIOUS covers the
-same weights, inputs, netlist bytes, grid and settings, simulates only the utterances it lacks and
+same weights, inputs, circuit (``circuit_sha256``: the netlist without its comments), grid and settings, simulates only the utterances it lacks and
 writes the combined result (a 45 x 10 sign-off need not repeat a 45 x 2 run).
 """
 
@@ -35,7 +35,7 @@ from sim.cluster import ClusterError, map_on_cluster
 from sim.compare import compare, labels_covered
 from sim.ngspice import SpiceError
 from sim.postlayout import check_fresh
-from sim.runner import MAX_STEP_FRACTION, _simulate_item, netlist_kind, sha256_of
+from sim.runner import MAX_STEP_FRACTION, _simulate_item, circuit_sha256, netlist_kind, sha256_of
 from sim.testbench import BenchError, find_top
 
 
@@ -177,11 +177,12 @@ def main(argv: list[str] | None = None) -> None:
         except BenchError as error:
             fail(f"{netlist}: {error}")
         x, count = inputs.x, len(inputs.x)
-        kind, digest = netlist_kind(netlist.read_text()), sha256_of(netlist)
+        text = netlist.read_text()
+        kind, digest = netlist_kind(text), sha256_of(netlist)
         job = {"weights": str(args.weights), "inputs": str(args.inputs), "netlist": kind,
-               "max_step_fraction": args.max_step, "internal_scale": args.internal_scale}
-        previous = (load_previous(args.extend, {**job, "netlist_sha256": digest}, points, count)
-                    if args.extend else None)
+               "circuit_sha256": circuit_sha256(text), "max_step_fraction": args.max_step,
+               "internal_scale": args.internal_scale}
+        previous = load_previous(args.extend, job, points, count) if args.extend else None
         first = previous["utterances"] if previous else 0
         new = count - first  # utterances first..count-1 are simulated here
         tasks = [(netlist, top, spec, x[i], corner, temp, args.max_step, vdd)

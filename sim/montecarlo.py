@@ -39,7 +39,7 @@ from sim.mismatch_model import (MismatchModelError, Plan, build_plan, calibrate,
                                 role_sigmas, scale_matched_devices)
 from sim.ngspice import SpiceError, run_deck
 from sim.presim import add_job_arguments, check_operating_point
-from sim.runner import MAX_STEP_FRACTION
+from sim.runner import MAX_STEP_FRACTION, circuit_sha256
 from sim.stimulus import Timing
 from sim.testbench import BenchError, deck_text, find_top
 
@@ -545,7 +545,7 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     schematic = schematic_text(spec)
     job = dict(seed=args.seed, samples=args.samples, netlist="software" if args.software_only else args.netlist,
-               netlist_sha256=None if args.software_only else hashlib.sha256(schematic.encode()).hexdigest(),
+               circuit_sha256=None if args.software_only else circuit_sha256(schematic),
                weights=str(args.weights), inputs=str(args.inputs), corner=args.corner, temp_C=args.temp,
                vdd_V=args.vdd, statistics=args.statistics, mismatch_parameters=list(PARAMETERS),
                unit_scale=args.unit_scale,
@@ -586,6 +586,7 @@ def main(argv: list[str] | None = None) -> None:
         result, decisions = circuit_summary(runs, nominal, labels, seeds), runs.hw
         if previous:
             result["extended_from"] = {"file": str(args.extend), "utterances": first}
+        result["netlist_sha256"] = hashlib.sha256(schematic.encode()).hexdigest()
     result.update(job, plot_utterance=args.plot_utterance)
     covers = (f"{kind}, corner {args.corner} + mismatch ({args.statistics}), {args.samples} samples, "
               f"{len(x)} utterances")

@@ -37,6 +37,15 @@ def sha256_of(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def circuit_sha256(text: str) -> str:
+    """SHA-256 of a netlist's circuit: its lines without comments and blank lines, so that two
+    files that differ only in a comment (a generator's name in the header) describe the same
+    circuit. ``netlist_sha256`` stays the digest of the exact file simulated."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    kept = [line for line in lines if line and not line.lstrip().startswith("*")]
+    return hashlib.sha256("\n".join(kept).encode()).hexdigest()
+
+
 def netlist_kind(text: str) -> str:
     """``"pex"`` for a netlist written by extract.pex (it carries a provenance line), else ``"schematic"``."""
     return "pex" if provenance(text) is not None else "schematic"

@@ -64,7 +64,7 @@ def test_extending_a_grid_equals_running_it_whole(tmp_path):
     whole = json.loads((tmp_path / "whole" / "corners.json").read_text())
     extended = json.loads((out / "corners.json").read_text())
     assert extended["extended_from"]["utterances"] == 1 and extended["utterances"] == 3
-    for key in ("sw_decisions", "labels_covered", "decision_agreement", "netlist_sha256"):
+    for key in ("sw_decisions", "labels_covered", "decision_agreement", "netlist_sha256", "circuit_sha256"):
         assert extended[key] == whole[key]
     for merged, direct in zip(extended["corners"], whole["corners"]):
         assert merged["hw_decisions"] == direct["hw_decisions"]
@@ -76,3 +76,11 @@ def test_extending_a_grid_equals_running_it_whole(tmp_path):
         main([str(weights), "--inputs", str(inputs), "-o", str(tmp_path / "other"), "-n", "3", "--extend",
               str(tmp_path / "part" / "corners.json"), "--corners", "ss", "--temps", "27", "--vdds", "1.8"])
     assert not (tmp_path / "other").exists()
+
+
+def test_circuit_digest_ignores_comments_only():
+    from sim.runner import circuit_sha256
+
+    text = "* header written by one module\n.subckt a x y\nM1 x y 0 0 n\n.ends a\n"
+    assert circuit_sha256(text) == circuit_sha256(text.replace("one module", "another module") + "\n* end\n")
+    assert circuit_sha256(text) != circuit_sha256(text.replace("M1 x y", "M1 y x"))

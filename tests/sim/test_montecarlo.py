@@ -203,7 +203,7 @@ def test_extending_a_circuit_run_equals_running_it_whole(tmp_path):
     whole = json.loads((tmp_path / "whole" / "mc.json").read_text())
     extended = json.loads((out / "mc.json").read_text())
     assert extended["extended_from"]["utterances"] == 1
-    for key in ("utterances", "decision_agreement", "accuracy", "per_utterance", "netlist_sha256"):
+    for key in ("utterances", "decision_agreement", "accuracy", "per_utterance", "netlist_sha256", "circuit_sha256"):
         assert extended[key] == whole[key]
     for merged, direct in zip(extended["per_sample"], whole["per_sample"]):
         assert merged["decisions"] == direct["decisions"] and merged["seed"] == direct["seed"]
