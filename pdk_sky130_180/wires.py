@@ -24,3 +24,10 @@ VIA1_PAD = dbu(R.VIA_SIZE.value + 2 * R.M1_VIA_ENC_DIR.value)
 VIA2_PAD_M2 = dbu(R.VIA2_SIZE.value + 2 * R.M2_VIA2_ENC_DIR.value)
 # a met2 stub or spine column ends in either landing; neighbours clear m2.2 with a grid step each side
 STUB_PITCH = max(VIA1_PAD, VIA2_PAD_M2) + dbu(R.M2_SPACE.value) + 2 * GRID
+
+
+def square(x: int, y: int, size: int) -> tuple[int, int, int, int]:
+    """(left, bottom, right, top) of a ``size`` square centred on (x, y), a via or its pad; the
+    odd dbu goes to the top right, so a pad and its via share one centre on the grid."""
+    half = size // 2
+    return x - half, y - half, x - half + size, y - half + size

@@ -21,7 +21,7 @@ import klayout.db as kdb
 
 from generators.layout import route
 from generators.layout.groups import DeviceGroup
-from generators.layout.pads import Jog, check_jogs, metal_of
+from generators.layout.pads import Jog, check_jogs, least_area, metal_of
 from generators.circuit.netlist import Device
 from pdk_sky130_180 import layers as L
 from pdk_sky130_180.devices import fet
@@ -210,12 +210,7 @@ def smallest_floorplan(items: list[Placeable], templates: dict[tuple, CellTempla
     square = math.sqrt(3 * cells)  # a square block if channels took twice the cells' area
     widths = sorted({max(40 * route.NM, widest, int(square * (0.4 + 0.05 * k))) for k in range(33)})
     plans = [floorplan(items, templates, width, top_pins, net_order) for width in widths]
-
-    def aspect(f: Floorplan) -> float:
-        return max(f.plan.width / f.plan.height, f.plan.height / f.plan.width)
-
-    fitting = [f for f in plans if aspect(f) <= MAX_ASPECT] or plans
-    return min(fitting, key=lambda f: f.area)
+    return least_area(plans, lambda f: (f.plan.width, f.plan.height), MAX_ASPECT)
 
 
 def build(devices: list[Device], top_pins: tuple[str, ...], top_name: str, make_cell: CellFactory,

@@ -1,4 +1,5 @@
-"""Pad columns beside a drawn cell: the one check both routers need when they bring a cell's
+"""What both routers share: the least-area choice among trial placements, and the pad columns
+beside a drawn cell: the one check both routers need when they bring a cell's
 side ports out to columns of via pads (the array's wrapper in :mod:`generators.layout.floorplan`,
 one column per pin; the compact cell's blocks in :mod:`generators.layout.cells.macro`, one
 column per net), and the metal of a port.
@@ -10,8 +11,9 @@ stub rises. So a met2 extension may pass a nearer column only below that column'
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pdk_sky130_180 import layers as L
 from pdk_sky130_180 import rules as R
@@ -49,3 +51,18 @@ def check_jogs(what: str, columns: Sequence[tuple[str, Sequence[Jog]]]) -> None:
                     if jog.metal == "met1" and pad.metal == "met1" and \
                             abs(jog.y - pad.y) < jog.width // 2 + VIA1_PAD // 2 + SPACE["met1"]:
                         raise ValueError(f"{what}: port {jog.name} would touch the pad of {near_net}")
+
+
+Plan = TypeVar("Plan")
+
+
+def least_area(plans: Sequence[Plan], size: Callable[[Plan], tuple[int, int]], max_aspect: float) -> Plan:
+    """The plan of least width x height among those within ``max_aspect`` (all of them if none
+    is), ties to the first. Folding, packing and channel loads make area a step function of the
+    row length, so both routers measure trial placements instead of guessing one."""
+    def aspect(plan: Plan) -> float:
+        width, height = size(plan)
+        return max(width / height, height / width)
+
+    fitting = [plan for plan in plans if aspect(plan) <= max_aspect] or list(plans)
+    return min(fitting, key=lambda plan: size(plan)[0] * size(plan)[1])

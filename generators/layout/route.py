@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pdk_sky130_180 import rules as R
-from pdk_sky130_180.wires import DBU_PER_UM, STUB_PITCH, VIA1_PAD, VIA2_PAD_M2, dbu
+from pdk_sky130_180.wires import DBU_PER_UM, STUB_PITCH, VIA1_PAD, VIA2_PAD_M2, dbu, square
 
 NM = DBU_PER_UM  # database units per µm
 
@@ -69,8 +69,7 @@ class RoutePlan:
 
 
 def _square(layer: str, x: int, y: int, size: int) -> Rect:
-    half = size // 2
-    return Rect(layer, x - half, y - half, x - half + size, y - half + size)
+    return Rect(layer, *square(x, y, size))
 
 
 def channel_height(nets: int) -> int:

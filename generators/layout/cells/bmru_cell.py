@@ -34,6 +34,7 @@ import gdsfactory as gf
 from generators.circuit.mapping import CellSpec
 from generators.circuit.netlist import Device, flatten, parse_spice
 from generators.circuit.spice_cells import CELL_PINS, cell_block, cell_name
+from generators.layout.pads import least_area
 from pdk_sky130_180.devices import fet
 
 from ._draw import Draw, nm
@@ -194,8 +195,7 @@ def cell_plan(params: BmruCellParams, row_um: float | None = None) -> MacroPlan:
     if row_um is not None:
         return plan_for_row(params, row_um)
     plans = [plan_for_row(params, r) for r in ROW_UM_CANDIDATES]
-    fitting = [p for p in plans if max(p.width / p.height, p.height / p.width) <= MAX_ASPECT] or plans
-    return min(fitting, key=lambda p: p.width * p.height)
+    return least_area(plans, lambda p: (p.width, p.height), MAX_ASPECT)
 
 
 # --------------------------------------------------------------------------------------

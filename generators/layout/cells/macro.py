@@ -43,7 +43,7 @@ import klayout.db as kdb
 
 from pdk_sky130_180 import layers as L
 from pdk_sky130_180 import rules as R
-from pdk_sky130_180.wires import STUB_PITCH, VIA1_PAD
+from pdk_sky130_180.wires import STUB_PITCH, VIA1_PAD, square
 
 from ..pads import Jog, check_jogs, metal_of
 
@@ -347,7 +347,7 @@ def _shared_nwell(placed: list[PlacedBlock]) -> tuple[int, int, int, int] | None
 
 
 def _square(d: Draw, layer: L.Layer, x: int, y: int, size: int) -> None:
-    d.rect(layer, x - size // 2, y - size // 2, x - size // 2 + size, y - size // 2 + size)
+    d.rect(layer, *square(x, y, size))
 
 
 def _via1(d: Draw, x: int, y: int, met1_pad: bool = True) -> None:
