@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pdk_sky130_180 import rules as R
-from pdk_sky130_180.wires import DBU_PER_UM, STUB_PITCH, VIA1_PAD, VIA2_PAD_M2, dbu, square
+from pdk_sky130_180.wires import ARRAY_TRACK, DBU_PER_UM, STUB, STUB_PITCH, VIA1_PAD, VIA2_PAD_M2, dbu, square
 
 NM = DBU_PER_UM  # database units per µm
 
@@ -30,11 +30,9 @@ NM = DBU_PER_UM  # database units per µm
 # via1 landing pads (met1 and met2) and via2 landing pads (met2 and met3), from the rules
 VIA1 = dbu(R.VIA_SIZE.value)
 VIA2 = dbu(R.VIA2_SIZE.value)
-TRACK_WIDTH = dbu(R.snap_up(R.VIA2_SIZE.value + 2 * R.M3_VIA2_ENC.value))
-TRACK_PITCH = TRACK_WIDTH + dbu(R.M3_SPACE.value) + 2 * dbu(R.GRID)
-STUB_WIDTH = dbu(max(R.M2_WIDTH.value, 0.2))
-# a track carrying a single pin must still meet the met3 minimum area (m3.6)
-TRACK_MIN_LENGTH = dbu(R.snap_up(R.M3_AREA.value / (TRACK_WIDTH / NM)))
+# the wire types (pdk_sky130_180.wires): met3 tracks, met2 stubs and spines
+TRACK_WIDTH, TRACK_PITCH, TRACK_MIN_LENGTH = ARRAY_TRACK.width, ARRAY_TRACK.pitch, ARRAY_TRACK.min_length
+STUB_WIDTH = STUB.width
 CHANNEL_MARGIN = 2 * NM  # clear space between a row's cells and the channel's first/last track
 
 

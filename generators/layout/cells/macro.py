@@ -43,28 +43,23 @@ import klayout.db as kdb
 
 from pdk_sky130_180 import layers as L
 from pdk_sky130_180 import rules as R
-from pdk_sky130_180.wires import STUB_PITCH, VIA1_PAD, square
+from pdk_sky130_180.wires import CELL_TRACK, STUB, VIA1_PAD, square
 
 from ..pads import Jog, check_jogs, metal_of
-
-from ._draw import Draw, nm, up
-from .row import M1_SP, M1_VIA, M2_SP, VIA
+from ._draw import Draw, nm
+from .row import M1_SP, M2_SP, VIA
 
 __all__ = ["Block", "MacroPlan", "plan_macro", "draw_macro", "PAD", "SPINE_PITCH"]
 
 PAD = VIA1_PAD  # via1 landing pad, met1 and met2 (pdk_sky130_180.wires)
 METAL_SP = max(M1_SP, M2_SP)
 COLUMN_PITCH = PAD + METAL_SP         # pad columns beside a block (m1.2, m2.2; via.2 holds)
-TRACK_W = VIA + 2 * M1_VIA            # met1 track: via1 enclosed on its long sides (via.4a)
-# tracks of a channel: m1.2 between tracks, and m2.2 between the via pads of a stub rising to one
-# track and a stub coming down to the next at the same x
-TRACK_PITCH = max(TRACK_W + M1_SP, PAD + M2_SP)
-STUB_W = up(max(nm(R.M2_WIDTH), 200))  # met2 stubs and spines (m2.1), wider for low resistance
-# the array's router continues an external spine with a via2 pad on met2 and checks that pins
-# in an array row sit this far apart: one pitch for both routers
-SPINE_PITCH = STUB_PITCH
+# the wire types (pdk_sky130_180.wires): met1 channel tracks, met2 stubs and spines; the array's
+# router continues an external spine with a via2 pad on met2 and checks that pins in an array
+# row sit one stub pitch apart: one pitch for both routers
+TRACK_W, TRACK_PITCH, TRACK_MIN_LEN = CELL_TRACK.width, CELL_TRACK.pitch, CELL_TRACK.min_length
+STUB_W, SPINE_PITCH = STUB.width, STUB.pitch
 IMPLANT_SP = max(nm(R.NSDM_SPACE), nm(R.PSDM_SPACE))  # between neighbouring blocks' implants
-TRACK_MIN_LEN = up(-(-int(round(float(R.M1_AREA) * 1e6)) // TRACK_W))  # m1.6 on a short track
 
 assert TRACK_MIN_LEN <= PAD, "a one-pad track must meet the met1 area rule"
 
