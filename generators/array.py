@@ -16,6 +16,7 @@ from pathlib import Path
 from bmru.cli import atomic_write, default_out, fail, progress, write_json
 from bmru.weights import WeightsError, load_weights
 from generators.layout import floorplan as array_layout
+from generators.layout.picture import render_png
 from generators.layout.groups import matched_groups
 from generators.circuit.mapping import (TOP_NAME, CellSpec, HardwareSpec, MappingConfig, MappingError, map_network,
                                 spec_to_dict)
@@ -142,7 +143,8 @@ def generate(weights_path: str | Path, out: str | Path, config: MappingConfig = 
     array_layout.write_gds(layout, paths.layout)
     if picture:
         start = time.perf_counter()
-        array_layout.render_png(paths.layout, paths.picture)
+        render_png(paths.layout, paths.picture, result.placed,
+                   f"{Path(weights_path).name}: {result.width_um:.0f} x {result.height_um:.0f} µm, {result.rows} rows")
         seconds["picture"] = time.perf_counter() - start
     progress(f"[array] {result.width_um:.1f} x {result.height_um:.1f} µm = {area['total']:.0f} µm², "
              f"{result.rows} rows -> {out}")

@@ -15,7 +15,6 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import klayout.db as kdb
 
@@ -369,17 +368,3 @@ def write_gds(layout: kdb.Layout, path: str | os.PathLike) -> None:
     from generators.layout.cells import write_gds as write_cells_gds  # one set of GDS writer options
 
     write_cells_gds(layout, path)
-
-
-def render_png(gds_path: str | os.PathLike, png_path: str | os.PathLike, width: int = 1600, height: int = 1200) -> None:
-    """Render the GDS headless with klayout.lay (all hierarchy levels, fitted)."""
-    import klayout.lay as lay
-
-    png_path = Path(png_path)
-    tmp = png_path.with_name(f".{png_path.stem}.tmp.png")
-    view = lay.LayoutView()
-    view.load_layout(str(gds_path), True)
-    view.max_hier()
-    view.zoom_fit()
-    view.save_image(str(tmp), width, height)
-    os.replace(tmp, png_path)

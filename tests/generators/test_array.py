@@ -143,3 +143,14 @@ def test_bmru_macros_take_every_cell_device_with_the_pins_nets():
     first = macros[0]
     assert list(first.nets) == CELL_PINS
     assert first.nets["st"] == "st0_0" and first.nets["rst"] == "rst" and first.nets["vdd"] == "vdd_cells"
+
+
+def test_picture_names_blocks_as_a_person_reads_the_circuit():
+    from generators.layout.floorplan import PlacedDevice
+    from generators.layout.picture import block_of, placed_block
+
+    assert [block_of(n) for n in ("fc_in/Xw0_1", "layer1/fc_c1/M3", "layer0/cell2/M1", "rx_u0/Mdiode",
+                                  "layer1/fc_o1/Xw", "fc_out/M1", "bias/nref", "layer0/res0/M1")] == \
+        ["W_in", "W_c1", "cells of layer 0", "receivers u0", "W_o1", "W_out", "bias", "residual 0"]
+    group = PlacedDevice("group:rx_in/M1", 0, 0, 10, 10, {}, (("rx_in/M1", 4), ("fc_in/Xw0", 3), ("fc_in/Xw1", 2)))
+    assert placed_block(group) == "W_in"  # a signal's diode drawn with the weights that read it
