@@ -37,8 +37,11 @@ def _client(scheduler: str | None, workers: int | None):
             return Client(scheduler, timeout="20s"), None
         except (OSError, TimeoutError) as error:
             raise ClusterError(f"--scheduler {scheduler}: cannot connect ({error})") from None
+    # No dashboard; the scheduler's small HTTP server on a free port instead of 8787, so that two
+    # commands running at once do not warn about the port.
     cluster = LocalCluster(n_workers=workers or local_workers(), threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=50)  # failures are re-raised, named
+                           dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"},
+                           silence_logs=50)  # failures are re-raised, named
     return Client(cluster), cluster
 
 
