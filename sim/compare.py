@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
+
+from bmru.cli import fail
 
 from bmru.model import RunOutput
 from sim.measure import Measurement
@@ -66,3 +71,19 @@ def compare(sw: RunOutput, hw: list[Measurement], labels: np.ndarray | None) -> 
         "per_utterance": rows,
     }
     return summary
+
+
+def read_previous(path: str, what: str, needs: str, expected: dict) -> dict:
+    """The result file that a command's ``--extend`` grows (``what``: its name, e.g. corners.json),
+    after checking that it has the key ``needs`` and the same ``expected`` job settings; exits with
+    a one-line reason naming the file otherwise."""
+    try:
+        previous = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        fail(f"--extend {path}: cannot read a {what} ({error})")
+    if not isinstance(previous, dict) or needs not in previous:
+        fail(f"--extend {path}: not a {what} (no '{needs}')")
+    for key, value in expected.items():
+        if previous.get(key) != value:
+            fail(f"--extend {path}: {key} is {previous.get(key)!r}, this run has {value!r}")
+    return previous

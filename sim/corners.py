@@ -9,14 +9,14 @@ points: tt/ff/ss/sf/fs x -40/27/85 °C x 1.62/1.80/1.98 V. Writes ``OUT/corners.
 decision agreement) and ``OUT/corners.png`` (agreement and power per point).
 
 ``--extend PREVIOUS`` grows a finished grid to more utterances: it checks that PREVIOUS covers the
-same weights, inputs, circuit (``circuit_sha256``: the netlist without its comments), grid and settings, simulates only the utterances it lacks and
-writes the combined result (a 45 x 10 sign-off need not repeat a 45 x 2 run).
+same weights, inputs, circuit (``circuit_sha256``: the netlist without its comments), grid and
+settings, simulates only the utterances it lacks and writes the combined result (a 45 x 10
+sign-off need not repeat a 45 x 2 run).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import shutil
 import tempfile
 import time
@@ -32,7 +32,7 @@ from pdk_sky130_180.devices import PVT_SUPPLIES_V, PVT_TEMPERATURES_C
 from pdk_sky130_180.models import CORNERS, ModelsError
 from sim import presim
 from sim.cluster import ClusterError, map_on_cluster
-from sim.compare import compare, labels_covered
+from sim.compare import compare, labels_covered, read_previous
 from sim.ngspice import SpiceError
 from sim.postlayout import check_fresh
 from sim.runner import MAX_STEP_FRACTION, _simulate_item, circuit_sha256, netlist_kind, sha256_of
@@ -64,22 +64,10 @@ def parser() -> CommandParser:
     return p
 
 
-# The settings a result must share with the run that extends it (besides the netlist bytes).
-SAME_JOB_KEYS = ("weights", "inputs", "netlist", "max_step_fraction", "internal_scale")
-
-
 def load_previous(path: str, expected: dict, points: list[tuple[str, float, float]], count: int) -> dict:
     """The corners.json that ``--extend`` grows, after checking it is the same job on the same grid
     with fewer than ``count`` utterances; exits with a one-line reason naming the file otherwise."""
-    try:
-        previous = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        fail(f"--extend {path}: cannot read a corners.json ({error})")
-    if not isinstance(previous, dict) or not isinstance(previous.get("corners"), list):
-        fail(f"--extend {path}: not a corners.json (no 'corners' list)")
-    for key, value in expected.items():
-        if previous.get(key) != value:
-            fail(f"--extend {path}: {key} is {previous.get(key)!r}, this run has {value!r}")
+    previous = read_previous(path, "corners.json", "corners", expected)
     grid = [(row["corner"], row["temp_C"], row["vdd_V"]) for row in previous["corners"]]
     if grid != points:
         fail(f"--extend {path}: its grid of {len(grid)} points differs from this run's {len(points)}")
@@ -132,7 +120,6 @@ def plot(rows: list[dict], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
 
     labels = [f"{r['corner']} {r['temp_C']:g}°C {r['vdd_V']:g}V" for r in rows]
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(max(8, 0.22 * len(rows)), 6), sharex=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import shutil
 import tempfile
 import time
@@ -39,6 +38,7 @@ from sim.mismatch_model import (MismatchModelError, Plan, build_plan, calibrate,
                                 role_sigmas, scale_matched_devices)
 from sim.ngspice import SpiceError, run_deck
 from sim.presim import add_job_arguments, check_operating_point
+from sim.compare import read_previous
 from sim.runner import MAX_STEP_FRACTION, circuit_sha256
 from sim.stimulus import Timing
 from sim.testbench import BenchError, deck_text, find_top
@@ -389,15 +389,7 @@ def parser() -> argparse.ArgumentParser:
 def load_previous(path: str, expected: dict, count: int, plot_utterance: int) -> dict:
     """The mc.json that ``--extend`` grows, after checking it holds the same chips over fewer than
     ``count`` utterances; exits with a one-line reason naming the file otherwise."""
-    try:
-        previous = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        fail(f"--extend {path}: cannot read an mc.json ({error})")
-    if not isinstance(previous, dict) or "software_match" not in previous:
-        fail(f"--extend {path}: not the mc.json of a circuit run")
-    for key, value in expected.items():
-        if previous.get(key) != value:
-            fail(f"--extend {path}: {key} is {previous.get(key)!r}, this run has {value!r}")
+    previous = read_previous(path, "circuit run's mc.json", "software_match", expected)
     first = previous["utterances"]
     if not first < count:
         fail(f"--extend {path}: it has {first} utterances; -n must be larger (got {count})")
