@@ -440,6 +440,9 @@ class CircuitRuns:
     software_match: float  # fraction of cell-frames equal to the sample's software prediction
     sim_seconds: float  # mean ngspice time per utterance
     wall_seconds: float
+    # (S, n) each pair's fraction of cell-frames equal to the nominal software's; None for a
+    # result written before pairs were recorded
+    pair_states: np.ndarray | None = None
 
     def joined(self, later: "CircuitRuns") -> "CircuitRuns":
         """These utterances followed by ``later``'s (the same samples); every utterance has the
@@ -455,7 +458,9 @@ class CircuitRuns:
                             max(self.power_range[1], later.power_range[1])),
                            weighted(self.nominal_match, later.nominal_match),
                            weighted(self.software_match, later.software_match),
-                           weighted(self.sim_seconds, later.sim_seconds), self.wall_seconds + later.wall_seconds)
+                           weighted(self.sim_seconds, later.sim_seconds), self.wall_seconds + later.wall_seconds,
+                           None if self.pair_states is None or later.pair_states is None
+                           else np.concatenate([self.pair_states, later.pair_states], axis=1))
 
 
 def runs_of_result(result: dict) -> CircuitRuns:
@@ -465,7 +470,9 @@ def runs_of_result(result: dict) -> CircuitRuns:
                        np.array([r["power_nW"] for r in rows]),
                        (result["power_nW"]["min"], result["power_nW"]["max"]), result["frame_state_agreement"],
                        result["software_match"]["frame_state"], result["sim_seconds_per_utterance"],
-                       result["wall_seconds"])
+                       result["wall_seconds"],
+                       np.array([r["frame_state_agreement"] for r in rows])
+                       if all("frame_state_agreement" in r for r in rows) else None)
 
 
 def circuit_summary(runs: CircuitRuns, nominal: RunOutput, labels, seeds: list[int]) -> dict:
@@ -473,6 +480,8 @@ def circuit_summary(runs: CircuitRuns, nominal: RunOutput, labels, seeds: list[i
     for s, row in enumerate(result["per_sample"]):
         row["software_decisions"] = [int(d) for d in runs.sw[s]]
         row["power_nW"] = float(runs.sample_power[s])
+        if runs.pair_states is not None:  # per utterance: cell-frames equal to the nominal software's
+            row["frame_state_agreement"] = [float(v) for v in runs.pair_states[s]]
     result["software_match"] = {"decision": float(np.mean(runs.sw == runs.hw)), "frame_state": runs.software_match}
     chips = runs.sample_power
     result["power_nW"] = {"mean": float(chips.mean()), "min": runs.power_range[0], "max": runs.power_range[1],
@@ -509,6 +518,7 @@ def _circuit_runs(args, spec: HardwareSpec, circuit: FlatCircuit, model: Softwar
     sw = np.empty((samples, n), dtype=np.int64)
     nominal_states = np.stack(nominal.states, axis=1)
     hw_nominal_match = hw_sw_match = total = 0
+    pair_states = np.empty((samples, n))
     power = np.array([m.power_nW["total"] for m in measurements]).reshape(samples, n)
     plotted = args.plot_utterance - first
     currents = (np.array([measurements[s * n + plotted].class_currents for s in range(samples)])
@@ -518,11 +528,13 @@ def _circuit_runs(args, spec: HardwareSpec, circuit: FlatCircuit, model: Softwar
         sw[s] = out.decision
         for u in range(n):
             hw_states = measurements[s * n + u].states
-            hw_nominal_match += int(np.count_nonzero(hw_states == nominal_states[first + u]))
+            equal = int(np.count_nonzero(hw_states == nominal_states[first + u]))
+            pair_states[s, u] = equal / hw_states.size
+            hw_nominal_match += equal
             hw_sw_match += int(np.count_nonzero(hw_states == _states(out, u)))
             total += hw_states.size
     runs = CircuitRuns(hw, sw, power.mean(axis=1), (float(power.min()), float(power.max())), hw_nominal_match / total,
-                       hw_sw_match / total, float(np.mean([m.sim_seconds for m in measurements])), wall)
+                       hw_sw_match / total, float(np.mean([m.sim_seconds for m in measurements])), wall, pair_states)
     return runs, currents
 
 

@@ -183,8 +183,11 @@ def test_two_sample_dask_run_on_a_tiny_network(tmp_path):
     data = json.loads((out / "mc.json").read_text())
     assert data["netlist"] == "schematic" and data["samples"] == 2 and data["utterances"] == 1
     for row in data["per_sample"]:
-        assert set(row) >= {"sample", "seed", "decisions", "software_decisions", "power_nW"}
+        assert set(row) >= {"sample", "seed", "decisions", "software_decisions", "power_nW", "frame_state_agreement"}
         assert 0 < row["power_nW"] < 40
+        assert len(row["frame_state_agreement"]) == 1 and 0 <= row["frame_state_agreement"][0] <= 1
+    pairs = [v for row in data["per_sample"] for v in row["frame_state_agreement"]]
+    assert np.mean(pairs) == pytest.approx(data["frame_state_agreement"])  # every pair has the same cell-frames
     assert data["per_sample"][0]["seed"] != data["per_sample"][1]["seed"]
     # the software prediction from the same draws matches the circuit on this well-margined network
     assert data["software_match"]["decision"] == 1.0
@@ -208,6 +211,7 @@ def test_extending_a_circuit_run_equals_running_it_whole(tmp_path):
     for merged, direct in zip(extended["per_sample"], whole["per_sample"]):
         assert merged["decisions"] == direct["decisions"] and merged["seed"] == direct["seed"]
         assert merged["power_nW"] == pytest.approx(direct["power_nW"], rel=1e-9)
+        assert merged["frame_state_agreement"] == pytest.approx(direct["frame_state_agreement"], abs=1e-12)
     for key in ("mean", "min", "max", "sample_mean_std"):
         assert extended["power_nW"][key] == pytest.approx(whole["power_nW"][key], rel=1e-9, abs=1e-12)
     assert extended["frame_state_agreement"] == pytest.approx(whole["frame_state_agreement"], abs=1e-12)
