@@ -29,14 +29,14 @@ sys.path.insert(0, str(ROOT))
 from bmru.cli import write_json  # noqa: E402
 
 
-def measure(name: str, weights: Path, out: Path, pex: bool) -> dict:
+def measure(name: str, weights: Path, out: Path, pex: bool, crossbars: bool = False) -> dict:
     """One network, in this process: generate, DRC, LVS (and KPEX)."""
     from extract.drc import run_drc  # noqa: PLC0415
     from extract.lvs import run_lvs, write_reports  # noqa: PLC0415
     from generators.array import generate  # noqa: PLC0415
 
     start = time.perf_counter()
-    outputs = generate(weights, out, picture=False)
+    outputs = generate(weights, out, picture=False, crossbars=crossbars)
     row = {"generate_s": round(time.perf_counter() - start, 2), "area_um2": outputs.area}
     spec = json.loads(outputs.spec.read_text())
     nonzero = sum(int(np.count_nonzero(np.array(p["weight_fingers"]))) for p in spec["projections"])
@@ -63,9 +63,10 @@ def measure(name: str, weights: Path, out: Path, pex: bool) -> dict:
     return row
 
 
-def in_child(name: str, weights: Path, out: Path, pex: bool) -> dict:
+def in_child(name: str, weights: Path, out: Path, pex: bool, crossbars: bool = False) -> dict:
     """:func:`measure` in a child process; adds its peak resident memory."""
-    command = [sys.executable, __file__, "--one", name, str(weights), str(out)] + (["--pex"] if pex else [])
+    command = ([sys.executable, __file__, "--one", name, str(weights), str(out)] + (["--pex"] if pex else [])
+               + (["--crossbars"] if crossbars else []))
     child = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=ROOT, text=True)
     text = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
@@ -83,25 +84,29 @@ def main() -> None:
                         help="random network widths besides the reference (default %(default)s)")
     parser.add_argument("--pex", action="store_true", help="also time KPEX (minutes per network)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "layout_flow.json"))
+    parser.add_argument("--crossbars", action="store_true", help="draw the projections as crossbars")
     parser.add_argument("--one", nargs=3, metavar=("NAME", "WEIGHTS", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         name, weights, out = args.one
-        print(json.dumps(measure(name, Path(weights), Path(out), args.pex)))
+        print(json.dumps(measure(name, Path(weights), Path(out), args.pex, args.crossbars)))
         return
     from bmru.weights import save_weights, validate  # noqa: PLC0415
     from tests.conftest import random_arrays  # noqa: PLC0415
 
     results = {"covers": "reference D = 4 model and random 2-layer networks (13 inputs, 2 classes, weights on "
-                         "the 0.25 grid, seed 0), unit devices 1 x 1 um, one core per network"}
+                         "the 0.25 grid, seed 0), unit devices 1 x 1 um, one core per network",
+               "floorplan": "crossbars" if args.crossbars else "matched rows"}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        results["reference_d4"] = in_child("reference_d4", ROOT / "examples" / "kws_yes_d4.npz", work / "d4", args.pex)
+        results["reference_d4"] = in_child("reference_d4", ROOT / "examples" / "kws_yes_d4.npz", work / "d4", args.pex,
+                                           args.crossbars)
         rng = np.random.default_rng(0)
         for width in args.widths:
             weights = work / f"random_d{width}.npz"
             save_weights(weights, validate(random_arrays(rng, n_in=13, width=width, layers=2, classes=2, grid=0.25)))
-            results[f"random_d{width}"] = in_child(f"random_d{width}", weights, work / f"d{width}", args.pex)
+            results[f"random_d{width}"] = in_child(f"random_d{width}", weights, work / f"d{width}", args.pex,
+                                                   args.crossbars)
     write_json(args.out, results)
 
 

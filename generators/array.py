@@ -37,13 +37,15 @@ class ArrayOutputs:
     seconds: dict
 
 
-def device_areas(result: array_layout.LayoutResult) -> dict[str, float]:
+def device_areas(result: array_layout.LayoutResult, drawn_share: dict[str, float] | None = None) -> dict[str, float]:
     """µm² of each device's cell (with its share of the gap to the next cell); a matched
-    group's cell is shared among its devices in proportion to their fingers."""
+    group's cell is shared among its devices in proportion to their fingers. ``drawn_share``:
+    the share of a placed cell's area that its devices' own cells take (a crossbar's tiles,
+    not its lanes and tracks); 1 where not given."""
     um2 = 1e-6  # dbu² → µm²
     areas: dict[str, float] = {}
     for placed in result.placed:
-        area = (placed.width + array_layout.CELL_GAP) * placed.height * um2
+        area = (placed.width + array_layout.CELL_GAP) * placed.height * um2 * (drawn_share or {}).get(placed.name, 1.0)
         if not placed.devices:
             areas[placed.name] = area
             continue
@@ -53,9 +55,10 @@ def device_areas(result: array_layout.LayoutResult) -> dict[str, float]:
     return areas
 
 
-def area_report(spec: HardwareSpec, devices: list[Device], result: array_layout.LayoutResult) -> dict:
+def area_report(spec: HardwareSpec, devices: list[Device], result: array_layout.LayoutResult,
+                drawn_share: dict[str, float] | None = None) -> dict:
     """Areas in µm²: the whole block, device cells, one BMRU cell, and one weight on average."""
-    device_area = device_areas(result)
+    device_area = device_areas(result, drawn_share)
 
     def area_in(prefix: str) -> float:
         return sum(device_area[d.name] for d in devices if any(b.startswith(prefix) for b in d.blocks))
@@ -76,38 +79,71 @@ def area_report(spec: HardwareSpec, devices: list[Device], result: array_layout.
     }
 
 
+def _instances(devices: list[Device], block_names: set[str]) -> dict[str, list[Device]]:
+    """The flat devices of each instance of the sub-circuits ``block_names``, by instance path."""
+    instances: dict[str, list[Device]] = {}
+    for device in devices:
+        if device.blocks and device.blocks[-1] in block_names:
+            instances.setdefault(device.name.rsplit("/", 1)[0], []).append(device)
+    return instances
+
+
+def _pin_nets(members: list[Device], local: dict[str, Device], pins: list[str]) -> dict[str, str]:
+    """Each pin's flat net, read off the instance's devices: ``local`` names each device's
+    terminal nets in the sub-circuit's own netlist."""
+    flat_net: dict[str, str] = {}
+    for device in members:
+        for terminal, net in local[device.name.rsplit("/", 1)[1]].nets.items():
+            flat_net[net] = device.nets[terminal]
+    return {pin: flat_net[pin] for pin in pins}
+
+
 def bmru_macros(spec: HardwareSpec, devices: list[Device]) -> list[array_layout.Macro]:
     """Each BMRU cell instance of the flat netlist as one compact cell
-    (:func:`generators.layout.cells.bmru_cell.bmru_cell_for`). Its pins' flat nets are read off its
-    devices: the cell's own netlist names each device's terminal nets locally."""
+    (:func:`generators.layout.cells.bmru_cell.bmru_cell_for`)."""
     from generators.layout.cells.bmru_cell import bmru_cell_for, cell_devices, params_of
     from generators.circuit.spice_cells import CELL_PINS, cell_name
 
     by_block: dict[str, CellSpec] = {cell_name(cell): cell for cell in spec.cells}
-    instances: dict[str, list[Device]] = {}
-    for device in devices:
-        if device.blocks and device.blocks[-1] in by_block:
-            instances.setdefault(device.name.rsplit("/", 1)[0], []).append(device)
     macros = []
-    for path, members in sorted(instances.items()):
+    for path, members in sorted(_instances(devices, set(by_block)).items()):
         cell = by_block[members[0].blocks[-1]]
         local = cell_devices(params_of(cell))
-        flat_net: dict[str, str] = {}
-        for device in members:
-            for terminal, net in local[device.name.rsplit("/", 1)[1]].nets.items():
-                flat_net[net] = device.nets[terminal]
-        macros.append(array_layout.Macro(path, tuple(members), {pin: flat_net[pin] for pin in CELL_PINS},
+        macros.append(array_layout.Macro(path, tuple(members), _pin_nets(members, local, CELL_PINS),
                                          bmru_cell_for(cell)))
     return macros
 
 
+def crossbar_macros(spec: HardwareSpec, devices: list[Device]) -> list[array_layout.Macro]:
+    """Each projection instance of the flat netlist as one crossbar
+    (:func:`generators.layout.cells.crossbar.crossbar`): a band per signal and one for the bias
+    lines, a column per summing node."""
+    from generators.layout.cells.crossbar import crossbar, projection_crossbar
+    from generators.circuit.spice_cells import projection_block, projection_name
+
+    by_block = {projection_name(p): p for p in spec.projections}
+    macros = []
+    for path, members in sorted(_instances(devices, set(by_block)).items()):
+        projection = by_block[members[0].blocks[-1]]
+        sizes = {(d.w_um, d.l_um) for d in members}
+        if len(sizes) != 1:
+            raise MappingError(f"{path}: the crossbar needs one unit finger size, the netlist has {sorted(sizes)}")
+        component = crossbar(projection_crossbar(projection, *sizes.pop()))
+        local = {d.name: d for d in flatten(parse_spice(projection_block(projection)), projection_name(projection))}
+        pins = [port.name for port in component.ports]
+        macros.append(array_layout.Macro(path, tuple(members), _pin_nets(members, local, pins), component))
+    return macros
+
+
 def generate(weights_path: str | Path, out: str | Path, config: MappingConfig = MappingConfig(),
-             picture: bool = True, matched: bool = True, compact_cells: bool = True) -> ArrayOutputs:
+             picture: bool = True, matched: bool = True, compact_cells: bool = True,
+             crossbars: bool = False) -> ArrayOutputs:
     """The whole generator. Raises WeightsError / MappingError before writing anything.
     ``matched``: draw matched groups (:mod:`generators.layout.groups`) as interdigitated rows; False
     draws every device as its own cell. ``compact_cells``: draw each BMRU cell as one compact
     placed-and-routed cell (its devices then join no matched group); False spreads a cell's
-    devices over the array's rows like any others."""
+    devices over the array's rows like any others. ``crossbars``: draw each projection as a
+    crossbar (:mod:`generators.layout.cells.crossbar`) instead of matched rows."""
     out = Path(out)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
@@ -119,7 +155,8 @@ def generate(weights_path: str | Path, out: str | Path, config: MappingConfig = 
     if floating:
         raise MappingError(f"schematic: devices not connected to any pin: {', '.join(floating[:5])}")
     seconds["mapping_schematic"] = time.perf_counter() - start
-    macros = bmru_macros(spec, devices) if compact_cells else []
+    crossbar_cells = crossbar_macros(spec, devices) if crossbars else []
+    macros = (bmru_macros(spec, devices) if compact_cells else []) + crossbar_cells
     in_macros = {d.name for macro in macros for d in macro.devices}
     groups = matched_groups([d for d in devices if d.name not in in_macros]) if matched else []
     progress(f"[array] {len(devices)} devices ({sum(d.multiplier for d in devices)} fingers), "
@@ -131,13 +168,16 @@ def generate(weights_path: str | Path, out: str | Path, config: MappingConfig = 
                                         net_order=track_order, groups=groups,
                                         make_group_cell=array_layout.group_cell, macros=macros)
     seconds["layout"] = time.perf_counter() - start
-    area = area_report(spec, devices, result)
+    drawn_share = {m.name: m.component.info["tile_area_um2"] / (m.component.dbbox().width() * m.component.dbbox().height())
+                   for m in crossbar_cells}
+    area = area_report(spec, devices, result, drawn_share)
 
     paths = ArrayOutputs(out / "spec.json", out / "schematic.spice", out / "layout.gds", out / "layout.png", area,
                          seconds)
     data = spec_to_dict(spec)
     data["area_um2"] = area
     data["compact_cells"] = compact_cells
+    data["crossbars"] = crossbars
     write_json(paths.spec, data)
     atomic_write(paths.schematic, lambda tmp: Path(tmp).write_text(text))
     array_layout.write_gds(layout, paths.layout)
@@ -166,11 +206,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="draw each BMRU cell as one compact placed-and-routed cell (its internal "
                              "nodes stay inside it); --no-compact-cells spreads its devices over the "
                              "array's rows")
+    parser.add_argument("--crossbars", action=argparse.BooleanOptionalAction, default=False,
+                        help="draw each projection (weight matrix and bias) as a crossbar: signal lines "
+                             "across, summing lines down, each weight's mirror output at their crossing")
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else default_out(args.weights)
     try:
         generate(args.weights, out, picture=not args.no_picture, matched=not args.no_matched_groups,
-                 compact_cells=args.compact_cells)
+                 compact_cells=args.compact_cells, crossbars=args.crossbars)
     except (WeightsError, MappingError) as error:
         fail(str(error))
 

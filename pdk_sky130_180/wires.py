@@ -24,6 +24,10 @@ GRID = dbu(R.GRID)
 # via1 landing pad on met1 and met2 (via.5a; m2.5 has the same value), via2 landing on met2 (via2.4a)
 VIA1_PAD = dbu(R.VIA_SIZE.value + 2 * R.M1_VIA_ENC_DIR.value)
 VIA2_PAD_M2 = dbu(R.VIA2_SIZE.value + 2 * R.M2_VIA2_ENC_DIR.value)
+# a via2 landing on a vertical met2 wire (width, height): via2.5 along the wire, and across it
+# no wider than a via1 pad, so it fits where one would (between a spine and a pad column) and
+# its sides line up with a via1 pad on the same wire (no steps beside the cut)
+VIA2_LANDING_M2 = (max(dbu(R.VIA2_SIZE.value + 2 * R.M2_VIA2_ENC.value), VIA1_PAD), VIA2_PAD_M2)
 # a met2 stub or spine column ends in either landing; neighbours clear m2.2 with a grid step each side
 STUB_PITCH = max(VIA1_PAD, VIA2_PAD_M2) + dbu(R.M2_SPACE.value) + 2 * GRID
 

@@ -154,3 +154,24 @@ def test_picture_names_blocks_as_a_person_reads_the_circuit():
         ["W_in", "W_c1", "cells of layer 0", "receivers u0", "W_o1", "W_out", "bias", "residual 0"]
     group = PlacedDevice("group:rx_in/M1", 0, 0, 10, 10, {}, (("rx_in/M1", 4), ("fc_in/Xw0", 3), ("fc_in/Xw1", 2)))
     assert placed_block(group) == "W_in"  # a signal's diode drawn with the weights that read it
+
+
+def test_crossbar_floorplan_is_clean_deterministic_and_counts_only_tiles_as_devices(tmp_path):
+    """--crossbars: each projection is one crossbar macro; a two-layer network stays DRC- and
+    LVS-clean, the same weights give the same bytes, and the devices' share counts the tiles,
+    not the crossbars' lanes and tracks."""
+    from extract.lvs import run_lvs
+
+    rng = np.random.default_rng(11)
+    weights = tmp_path / "w.npz"
+    save_weights(weights, validate(random_arrays(rng, n_in=3, width=3, layers=2, classes=2, grid=0.25)))
+    outputs = generate(weights, tmp_path / "a", picture=False, crossbars=True)
+    assert json.loads(outputs.spec.read_text())["crossbars"] is True
+    assert run_drc(outputs.layout).violations == 0
+    lvs = run_lvs(outputs.layout, outputs.schematic)
+    assert lvs.match and lvs.devices_layout == lvs.devices_schematic
+    again = generate(weights, tmp_path / "b", picture=False, crossbars=True)
+    assert again.layout.read_bytes() == outputs.layout.read_bytes()
+    rows = generate(weights, tmp_path / "c", picture=False)
+    assert outputs.area["devices"] / outputs.area["total"] < 1.0
+    assert outputs.area["devices"] < rows.area["devices"] + outputs.area["total"] - rows.area["total"]

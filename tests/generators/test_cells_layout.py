@@ -306,3 +306,23 @@ def test_bmru_cell_with_unpaired_rows_is_clean(tmp_path, monkeypatch):
     monkeypatch.setattr(macro, "_track_order", lambda lower, upper: None)
     c = _check_bmru_cell((13, 47, 18, 1), tmp_path, row_um=41.0)  # a size no other test caches
     assert not any(item.flipped for item in _plan_of(c).placed)
+
+
+@pytest.mark.parametrize("seed, columns, bands", [(0, 3, 2), (1, 5, 4), (2, 4, 6)])
+def test_crossbar_is_drc_and_lvs_clean(seed, columns, bands, tmp_path):
+    """A crossbar of random weights up to the grid's 12 fingers of either sign, with a bias
+    band and empty crossings, matches its reference netlist and breaks no rule."""
+    import numpy as np
+
+    from generators.layout.cells.crossbar import Band, CrossbarSpec, crossbar, crossbar_spice
+
+    rng = np.random.default_rng(seed)
+    rows = [Band(f"sa{j}", f"st{j}", f"sp{j}", tuple(int(k) for k in rng.integers(-12, 13, columns)))
+            for j in range(bands)]
+    rows.append(Band("nb", "iref", "pb", tuple(int(k) for k in rng.integers(-3, 4, columns))))
+    spec = CrossbarSpec(tuple(f"t{i}" for i in range(columns)), tuple(rows))
+    component = crossbar(spec)
+    ports = [port.name for port in component.ports]
+    assert {f"t{i}" for i in range(columns)} <= set(ports) and "vss" in ports
+    assert all(port.orientation == 90 for port in component.ports)
+    _check(component, crossbar_spice(spec, component.name, ports), tmp_path)
