@@ -9,6 +9,7 @@ written to a temporary name and renamed.
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from generators.circuit.schematic import schematic_text, track_order
 
 CELL_BLOCK_PREFIX = "bmru_cell"  # sub-circuits of the BMRU cells (generators.circuit.spice_cells)
 WEIGHT_BLOCK_PREFIX = "fc_"  # sub-circuits of the weight mirror arrays
+RECEIVER_DEVICE = re.compile(r"(?P<role>[a-z]+)(?P<index>\d+)(?P<cascode>_cas)?")  # t0, d0, k0, k0_cas, p0
 
 
 @dataclass(frozen=True)
@@ -114,13 +116,33 @@ def bmru_macros(spec: HardwareSpec, devices: list[Device]) -> list[array_layout.
     return macros
 
 
+def _receiver_lines(members: list[Device]) -> dict[int, dict[str, Device]]:
+    """A receiver instance's devices by signal index and role (t, d, k, k_cas, p: the local
+    names of ``generators.circuit.spice_cells.receiver_block``)."""
+    signals: dict[int, dict[str, Device]] = {}
+    for device in members:
+        match = RECEIVER_DEVICE.fullmatch(device.name.rsplit("/", 1)[1])
+        if match is None:
+            raise MappingError(f"{device.name}: not a receiver device")
+        signals.setdefault(int(match["index"]), {})[match["role"] + (match["cascode"] or "")] = device
+    return signals
+
+
 def crossbar_macros(spec: HardwareSpec, devices: list[Device]) -> list[array_layout.Macro]:
     """Each projection instance of the flat netlist as one crossbar
-    (:func:`generators.layout.cells.crossbar.crossbar`): a band per signal and one for the bias
-    lines, a column per summing node."""
-    from generators.layout.cells.crossbar import crossbar, projection_crossbar
-    from generators.circuit.spice_cells import projection_block, projection_name
+    (:func:`generators.layout.cells.crossbar.crossbar`): a band per signal, with the receiver
+    of the signal (its diodes and converter) at the band's west end, one band for the bias
+    lines, and a column per summing node. Only lines that other blocks use leave the crossbar."""
+    from generators.layout.cells.crossbar import Receiver, crossbar, projection_crossbar
+    from generators.circuit.spice_cells import projection_block, projection_name, receiver_name
 
+    users: dict[str, set[str]] = {}
+    for device in devices:
+        for net in device.nets.values():
+            users.setdefault(net, set()).add(device.name)
+    receivers = _instances(devices, {receiver_name(b) for b in {d.blocks[-1][3:] for d in devices
+                                                              if d.blocks and d.blocks[-1].startswith("rx_")}})
+    owner_of_line = {d.nets["d"]: path for path, members in receivers.items() for d in members}
     by_block = {projection_name(p): p for p in spec.projections}
     macros = []
     for path, members in sorted(_instances(devices, set(by_block)).items()):
@@ -128,10 +150,34 @@ def crossbar_macros(spec: HardwareSpec, devices: list[Device]) -> list[array_lay
         sizes = {(d.w_um, d.l_um) for d in members}
         if len(sizes) != 1:
             raise MappingError(f"{path}: the crossbar needs one unit finger size, the netlist has {sorted(sizes)}")
-        component = crossbar(projection_crossbar(projection, *sizes.pop()))
         local = {d.name: d for d in flatten(parse_spice(projection_block(projection)), projection_name(projection))}
+        flat_net: dict[str, str] = {}
+        for device in members:
+            for terminal, net in local[device.name.rsplit("/", 1)[1]].nets.items():
+                flat_net[net] = device.nets[terminal]
+        source = {owner_of_line[d.nets["g"]] for d in members if d.nets["g"] in owner_of_line}
+        inside = list(members)
+        receiver_specs = None
+        if len(source) == 1:  # the signals' receiver joins the crossbar
+            rx_path = source.pop()
+            signals = _receiver_lines(receivers[rx_path])
+            if sorted(signals) == list(range(projection.cols)):
+                inside += receivers[rx_path]
+                receiver_specs = []
+                for j in range(projection.cols):
+                    role = signals[j]
+                    flat_net[f"sa{j}"], flat_net[f"st{j}"] = role["d"].nets["d"], role["t"].nets["d"]
+                    if "p" in role:
+                        flat_net[f"sp{j}"] = role["p"].nets["d"]
+                    receiver_specs.append(Receiver(role["t"].multiplier, role["k"].multiplier if "k" in role else 0,
+                                                   role["p"].w_um if "p" in role else 0.0))
+                receiver_specs = tuple(receiver_specs)
+        names = {d.name for d in inside}
+        exported = tuple(sorted(pin for pin, net in flat_net.items()
+                                if net in spec.top_pins or users.get(net, set()) - names))
+        component = crossbar(projection_crossbar(projection, *sizes.pop(), receiver_specs, exported))
         pins = [port.name for port in component.ports]
-        macros.append(array_layout.Macro(path, tuple(members), _pin_nets(members, local, pins), component))
+        macros.append(array_layout.Macro(path, tuple(inside), {pin: flat_net[pin] for pin in pins}, component))
     return macros
 
 
@@ -161,7 +207,8 @@ def generate(weights_path: str | Path, out: str | Path, config: MappingConfig = 
     groups = matched_groups([d for d in devices if d.name not in in_macros]) if matched else []
     progress(f"[array] {len(devices)} devices ({sum(d.multiplier for d in devices)} fingers), "
              f"{sum(len(g.devices) for g in groups)} of them in {len(groups)} matched groups"
-             + (f", {len(in_macros)} in {len(macros)} compact BMRU cells" if macros else "") + "; placing and routing")
+             + (f", {len(in_macros)} in {len(macros) - len(crossbar_cells)} compact BMRU cells" if macros else "")
+             + (f" and {len(crossbar_cells)} crossbars" if crossbar_cells else "") + "; placing and routing")
 
     start = time.perf_counter()
     layout, result = array_layout.build(devices, spec.top_pins, TOP_NAME, array_layout.transistor_cell,

@@ -54,9 +54,11 @@ def block_of(device_name: str) -> str:
 
 def placed_block(placed: PlacedDevice) -> str:
     """A placed cell's block: a group's is its members' most common one (a matched group draws a
-    signal's diode with the weights that read it: it belongs to their projection)."""
-    if not placed.devices:
-        return block_of(placed.name)
+    signal's diode with the weights that read it: it belongs to their projection). A crossbar
+    (a macro named by its projection's instance path) is its projection, receivers included."""
+    own = block_of(placed.name)
+    if not placed.devices or own.startswith("W_"):
+        return own
     counts = Counter()
     for name, fingers in placed.devices:
         counts[block_of(name)] += fingers

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from bmru.weights import save_weights, validate
+from bmru.weights import load_weights, save_weights, validate
 from extract.drc import run_drc
 from generators.array import generate
 from tests.conftest import random_arrays
@@ -154,6 +154,8 @@ def test_picture_names_blocks_as_a_person_reads_the_circuit():
         ["W_in", "W_c1", "cells of layer 0", "receivers u0", "W_o1", "W_out", "bias", "residual 0"]
     group = PlacedDevice("group:rx_in/M1", 0, 0, 10, 10, {}, (("rx_in/M1", 4), ("fc_in/Xw0", 3), ("fc_in/Xw1", 2)))
     assert placed_block(group) == "W_in"  # a signal's diode drawn with the weights that read it
+    crossbar = PlacedDevice("fc_out", 0, 0, 10, 10, {}, (("rx_u2/t0", 4), ("rx_u2/d0", 4), ("fc_out/w_out_r0_c0", 1)))
+    assert placed_block(crossbar) == "W_out"  # a crossbar holds its signals' receivers
 
 
 def test_crossbar_floorplan_is_clean_deterministic_and_counts_only_tiles_as_devices(tmp_path):
@@ -167,11 +169,22 @@ def test_crossbar_floorplan_is_clean_deterministic_and_counts_only_tiles_as_devi
     save_weights(weights, validate(random_arrays(rng, n_in=3, width=3, layers=2, classes=2, grid=0.25)))
     outputs = generate(weights, tmp_path / "a", picture=False, crossbars=True)
     assert json.loads(outputs.spec.read_text())["crossbars"] is True
+    from generators.array import crossbar_macros
+    from generators.circuit.mapping import map_network
+    from generators.circuit.netlist import flatten, parse_spice
+
+    spec = map_network(load_weights(weights))
+    devices = flatten(parse_spice(outputs.schematic.read_text()), "bmru_top")
+    inside = {d.name.split("/")[-2] for m in crossbar_macros(spec, devices) for d in m.devices}
+    assert {"rx_in", "rx_u0", "rx_h0", "rx_u1", "rx_h1", "rx_u2"} <= inside  # receivers at their bands' ends
+    assert not {"rx_y0", "rx_y1"} & inside  # the residual's receivers read no projection
     assert run_drc(outputs.layout).violations == 0
     lvs = run_lvs(outputs.layout, outputs.schematic)
     assert lvs.match and lvs.devices_layout == lvs.devices_schematic
     again = generate(weights, tmp_path / "b", picture=False, crossbars=True)
     assert again.layout.read_bytes() == outputs.layout.read_bytes()
-    rows = generate(weights, tmp_path / "c", picture=False)
-    assert outputs.area["devices"] / outputs.area["total"] < 1.0
-    assert outputs.area["devices"] < rows.area["devices"] + outputs.area["total"] - rows.area["total"]
+    macros = crossbar_macros(spec, devices)
+    tiles = sum(m.component.info["tile_area_um2"] for m in macros)
+    whole = sum(m.component.dbbox().width() * m.component.dbbox().height() for m in macros)
+    assert 0 < tiles < 0.8 * whole  # lanes and tracks are not devices
+    assert outputs.area["devices"] < outputs.area["total"] - (whole - tiles)

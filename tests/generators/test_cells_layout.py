@@ -311,18 +311,27 @@ def test_bmru_cell_with_unpaired_rows_is_clean(tmp_path, monkeypatch):
 @pytest.mark.parametrize("seed, columns, bands", [(0, 3, 2), (1, 5, 4), (2, 4, 6)])
 def test_crossbar_is_drc_and_lvs_clean(seed, columns, bands, tmp_path):
     """A crossbar of random weights up to the grid's 12 fingers of either sign, with a bias
-    band and empty crossings, matches its reference netlist and breaks no rule."""
+    band, empty crossings, and receivers (diode stacks of 4 or 8 fingers, with and without a
+    converter) at the bands' ends, matches its reference netlist and breaks no rule; only the
+    exported lines get a port."""
     import numpy as np
 
-    from generators.layout.cells.crossbar import Band, CrossbarSpec, crossbar, crossbar_spice
+    from generators.layout.cells.crossbar import Band, CrossbarSpec, Receiver, crossbar, crossbar_spice
 
     rng = np.random.default_rng(seed)
-    rows = [Band(f"sa{j}", f"st{j}", f"sp{j}", tuple(int(k) for k in rng.integers(-12, 13, columns)))
-            for j in range(bands)]
+    rows = []
+    for j in range(bands):
+        fingers = tuple(int(k) for k in rng.integers(-12, 13, columns))
+        converter = 1 if any(k > 0 for k in fingers) or j % 2 else 0
+        rows.append(Band(f"sa{j}", f"st{j}", f"sp{j}", fingers, Receiver(8 if j % 3 == 0 else 4, converter, 0.96)
+                         if seed else None))
     rows.append(Band("nb", "iref", "pb", tuple(int(k) for k in rng.integers(-3, 4, columns))))
-    spec = CrossbarSpec(tuple(f"t{i}" for i in range(columns)), tuple(rows))
+    exported = None if seed == 0 else tuple(f"st{j}" for j in range(bands)) + ("nb", "iref", "pb", "sp0")
+    spec = CrossbarSpec(tuple(f"t{i}" for i in range(columns)), tuple(rows), exported=exported)
     component = crossbar(spec)
     ports = [port.name for port in component.ports]
     assert {f"t{i}" for i in range(columns)} <= set(ports) and "vss" in ports
+    if exported is not None:
+        assert not {f"sa{j}" for j in range(bands)} & set(ports)
     assert all(port.orientation == 90 for port in component.ports)
     _check(component, crossbar_spice(spec, component.name, ports), tmp_path)
