@@ -88,7 +88,21 @@ def _reference_bmru_cell():
     return bmru_cell_for(map_network(load_weights(REFERENCE_WEIGHTS)).cells[0])
 
 
+def _reference_crossbar():
+    """The shipped model's W_c0 as the array draws it with --crossbars (receivers u0 included)."""
+    from bmru.weights import load_weights
+    from generators.array import crossbar_macros
+    from generators.circuit.mapping import TOP_NAME, map_network
+    from generators.circuit.netlist import flatten, parse_spice
+    from generators.circuit.schematic import schematic_text
+
+    spec = map_network(load_weights(REFERENCE_WEIGHTS))
+    devices = flatten(parse_spice(schematic_text(spec)), TOP_NAME)
+    return next(m.component for m in crossbar_macros(spec, devices) if m.name == "layer0/fc_c0")
+
+
 def _cases() -> dict[str, Callable[[Path], Drawn]]:
+    from generators.layout.cells.crossbar import weight_tile
     from generators.layout.cells.group import matched_row
     from generators.layout.cells.mirror import mirror
     from generators.layout.cells.taps import guard_ring, tap_strip
@@ -106,12 +120,16 @@ def _cases() -> dict[str, Callable[[Path], Drawn]]:
         "guard_ring_n": _component_case(lambda: guard_ring(polarity="n", inner_width=4.0, inner_height=3.0)),
         "bmru_cell_reference_0": _component_case(_reference_bmru_cell),
         "array_reference": _array_case,
+        "weight_tile_n_3": _component_case(lambda: weight_tile(polarity="n", fingers=3, w=1.0, l=1.0)),
+        "weight_tile_p_12": _component_case(lambda: weight_tile(polarity="p", fingers=12, w=1.0, l=1.0)),
+        "crossbar_reference_c0": _component_case(_reference_crossbar),
     }
 
 
 # The cases, without importing the generators (the test module parametrises over them).
 CASE_NAMES = ("nfet_w1_l1_f4", "pfet_w2_l0p5_f3", "mirror_n_2_1_3", "matched_row_n_8_1_2_1_3", "matched_row_p_5_2",
-              "tap_strip_p", "guard_ring_n", "bmru_cell_reference_0", "array_reference")
+              "tap_strip_p", "guard_ring_n", "bmru_cell_reference_0", "array_reference", "weight_tile_n_3",
+              "weight_tile_p_12", "crossbar_reference_c0")
 
 
 def draw(name: str, folder: Path) -> Drawn:
