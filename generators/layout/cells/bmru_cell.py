@@ -37,9 +37,9 @@ from generators.circuit.spice_cells import CELL_PINS, cell_block, cell_name
 from generators.layout.pads import least_area
 from pdk_sky130_180.devices import fet
 
-from ._draw import Draw, nm
+from ._draw import nm
 from .group import drain_port, matched_row
-from .macro import Block, MacroPlan, block_width, draw_macro, plan_macro
+from .macro import Block, MacroPlan, block_width, macro_component, plan_macro
 from .row import MID_SD
 from .transistor import mosfet
 
@@ -221,12 +221,7 @@ def bmru_cell(beta1_fingers: int = 1, delta_fingers: int = 1, alpha_fingers: int
     params = BmruCellParams(beta1_fingers, delta_fingers, alpha_fingers, s0)
     _check(params, row_um)
     plan = cell_plan(params, row_um)
-    c = gf.Component()
-    ports = draw_macro(c, plan)
-    d = Draw(c)
-    for net in CELL_PINS:
-        d.pin(net, "met2", ports[net], "n")
-    d.boundary()
+    c = macro_component(plan)
     c.info["width_um"] = plan.width / 1000
     c.info["height_um"] = plan.height / 1000
     c.info["rows"] = 1 + max(item.row for item in plan.placed)

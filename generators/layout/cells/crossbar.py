@@ -47,7 +47,7 @@ from pdk_sky130_180.devices import fet
 
 from ._draw import Draw, up
 from .group import drain_port, matched_row
-from .macro import Block, draw_macro, plan_macro
+from .macro import Block, macro_component, plan_macro
 from .transistor import mosfet
 
 __all__ = ["Band", "CrossbarSpec", "projection_crossbar", "weight_tile", "crossbar", "crossbar_spice"]
@@ -149,14 +149,7 @@ def weight_tile(polarity: str = "n", fingers: int = 1, w: float = 1.0, l: float 
         external = PMOS_TILE_PORTS
     else:
         raise ValueError(f"polarity must be 'n' or 'p', got {polarity!r}")
-    plan = plan_macro(rows, external)
-    c = gf.Component()
-    ports = draw_macro(c, plan)
-    d = Draw(c)
-    for net in external:
-        d.pin(net, "met2", ports[net], "n")
-    d.boundary()
-    return c
+    return macro_component(plan_macro(rows, external))
 
 
 @gf.cell
@@ -165,10 +158,9 @@ def receiver_tile(diode_fingers: int = 4, converter_fingers: int = 1, w: float =
     """A signal's receiver as one tile; ports (met2, north) ``vss a t`` and, with a converter,
     ``vdd p``. The bottom diode is drawn like the weight tiles' outputs it sets (a matched row
     with dummies, same orientation), so the band's mirrors see their reference as a neighbour."""
-    bottom = matched_row(polarity="n", w=w, l=l, fingers=(diode_fingers,), diode=0, dummies=True, tap=True)
-    top = matched_row(polarity="n", w=w, l=l, fingers=(diode_fingers,), diode=0, dummies=True, tap=True)
-    nmos = [Block("diode", bottom, {"gate": "a", "source": "vss", "body": "vss"}, "n"),
-            Block("top_diode", top, {"gate": "t", "source": "a", "body": "vss"}, "n")]
+    diode = matched_row(polarity="n", w=w, l=l, fingers=(diode_fingers,), diode=0, dummies=True, tap=True)
+    nmos = [Block("diode", diode, {"gate": "a", "source": "vss", "body": "vss"}, "n"),
+            Block("top_diode", diode, {"gate": "t", "source": "a", "body": "vss"}, "n")]
     external = ["vss", "a", "t"]
     rows = [nmos]
     if converter_fingers:
@@ -178,14 +170,7 @@ def receiver_tile(diode_fingers: int = 4, converter_fingers: int = 1, w: float =
         pmos = matched_row(polarity="p", w=pmos_diode_w, l=l, fingers=(1,), diode=0, dummies=True, tap=True)
         rows.append([Block("pmos_diode", pmos, {"gate": "p", "source": "vdd", "body": "vdd"}, "p")])
         external = ["vss", "vdd", "a", "t", "p"]
-    plan = plan_macro(rows, external)
-    c = gf.Component()
-    ports = draw_macro(c, plan)
-    d = Draw(c)
-    for net in external:
-        d.pin(net, "met2", ports[net], "n")
-    d.boundary()
-    return c
+    return macro_component(plan_macro(rows, external))
 
 
 def _via2(d: Draw, x: int, y: int) -> None:

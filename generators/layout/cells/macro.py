@@ -49,7 +49,7 @@ from ..pads import Jog, check_jogs, metal_of
 from ._draw import Draw, nm
 from .row import M1_SP, M2_SP, VIA
 
-__all__ = ["Block", "MacroPlan", "plan_macro", "draw_macro", "PAD", "SPINE_PITCH"]
+__all__ = ["Block", "MacroPlan", "plan_macro", "draw_macro", "macro_component", "PAD", "SPINE_PITCH"]
 
 PAD = VIA1_PAD  # via1 landing pad, met1 and met2 (pdk_sky130_180.wires)
 METAL_SP = max(M1_SP, M2_SP)
@@ -382,6 +382,18 @@ def draw_macro(c: gf.Component, plan: MacroPlan) -> dict[str, kdb.Box]:
     if plan.nwell is not None:
         d.rect(L.NWELL, *plan.nwell)
     return ports
+
+
+def macro_component(plan: MacroPlan) -> gf.Component:
+    """``plan`` drawn into a new component: each external net a met2 port facing north on the
+    top edge (pin shape and label), and the boundary."""
+    c = gf.Component()
+    ports = draw_macro(c, plan)
+    d = Draw(c)
+    for net, _ in plan.ports:
+        d.pin(net, "met2", ports[net], "n")
+    d.boundary()
+    return c
 
 
 def _stub_vias(d: Draw, xs: list[int], y: int) -> None:
