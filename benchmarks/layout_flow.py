@@ -60,6 +60,7 @@ def measure(name: str, weights: Path, out: Path, pex: bool, crossbars: bool = Fa
         row["pex_s"] = round(time.perf_counter() - start, 2)
         row["pex_capacitors"] = result.capacitors
     row["gds_drc_lvs_s"] = round(row["generate_s"] + row["drc_s"] + row["lvs_s"], 2)
+    row["load_average_1min"] = round(os.getloadavg()[0], 2)  # > 1: other work shared the cores, times inflated
     return row
 
 
