@@ -7,6 +7,7 @@ WEIGHTS      ?= examples/kws_yes_d4.npz
 INPUTS       ?= examples/kws_yes_test.npz
 N            ?= 50
 OUT          ?= build/$(basename $(notdir $(WEIGHTS)))
+ARRAY_FLAGS  ?=
 
 .PHONY: help setup test test-fast demo infer array drc lvs pex presim postlayout-sim corners mc report clean golden
 
@@ -31,11 +32,11 @@ golden: setup  ## redraw the golden layouts (tests/golden/) after an intended ge
 infer: setup  ## software model on INPUTS: decisions and accuracy
 	$(PYTHON) -m bmru.infer $(WEIGHTS) $(INPUTS) -q --json $(OUT)/software.json
 
-array: setup  ## mapping, schematic and layout of WEIGHTS: spec.json, schematic.spice, layout.gds, layout.png
-	$(PYTHON) -m generators.array $(WEIGHTS) -o $(OUT)
+array: setup  ## mapping, schematic and layout of WEIGHTS (ARRAY_FLAGS=--crossbars for crossbars): spec.json, schematic.spice, layout.gds, layout.png
+	$(PYTHON) -m generators.array $(WEIGHTS) -o $(OUT) $(ARRAY_FLAGS)
 
 $(OUT)/layout.gds $(OUT)/schematic.spice &: $(WEIGHTS)
-	$(PYTHON) -m generators.array $(WEIGHTS) -o $(OUT)
+	$(PYTHON) -m generators.array $(WEIGHTS) -o $(OUT) $(ARRAY_FLAGS)
 
 drc: setup $(OUT)/layout.gds  ## DRC of the layout: drc.lyrdb, drc.json
 	$(PYTHON) -m extract.drc $(OUT)/layout.gds -o $(OUT)
