@@ -1,6 +1,6 @@
 """The software power model (``bmru.power``) against SPICE: per utterance and per supply.
 
-    .venv/bin/python benchmarks/power_model.py [--reference FILE ...] [--presim-log FILE] [-o OUT]
+    .venv/bin/python benchmarks/power_model.py [--weights W] [--reference FILE ...] [--log NETLIST=FILE ...] [-o OUT]
 
 Reads presim/postlayout JSON results (``power_nW`` per utterance: total, cells, feedforward,
 bias), runs the power model on the same utterances and writes, per reference, the relative error
@@ -13,8 +13,9 @@ against the reference's seconds per simulated utterance.
 Index order: results written before the balanced test-set order (#15) carry no
 ``labels_covered``; their utterance i is the i-th "yes" clip, which the balanced file holds at
 2 i + 1 (``bmru.data.interleave_classes``). The script checks the label of every mapped
-utterance. ``--presim-log`` reads the per-utterance totals (0.1 nW resolution) that a running
-``sim.presim`` prints, for a run whose JSON is not written yet.
+utterance. ``--log schematic=FILE`` (or ``extracted=FILE``) reads the per-utterance totals (0.1 nW
+resolution) that a running or stopped ``sim.presim`` / ``sim.postlayout`` prints, for a run
+whose JSON is not written.
 """
 
 from __future__ import annotations
@@ -67,15 +68,16 @@ def load_reference(path: Path, labels: np.ndarray | None) -> dict:
             "control_mean": data.get("power_nW", {}).get("control_mean")}
 
 
-def load_log(path: Path, labels: np.ndarray | None) -> dict:
-    """Totals from a running presim's progress lines ("[k/N] utterance i: ..., 53.8 nW")."""
+def load_log(path: Path, labels: np.ndarray | None, netlist: str = "schematic") -> dict:
+    """Totals from a presim/postlayout run's progress lines ("[k/N] utterance i: ..., 53.8 nW")."""
     rows, seconds = [], []
     for match in re.finditer(r"utterance (\d+): ([\d.]+) s, decision \d+, ([\d.]+) nW", path.read_text()):
         index = int(match.group(1))
         rows.append({"index": index, "label": None if labels is None else int(labels[index]),
                      "power_nW": {"total": float(match.group(3))}, "frame_state_agreement": None})
         seconds.append(float(match.group(2)))
-    return {"path": str(path), "netlist": "schematic (progress log, 0.1 nW resolution)", "rows": rows,
+    rows.sort(key=lambda row: row["index"])  # parallel workers finish out of order
+    return {"path": str(path), "netlist": f"{netlist} (progress log, 0.1 nW resolution)", "rows": rows,
             "sim_seconds_per_utterance": float(np.mean(seconds)) if seconds else None, "control_mean": None}
 
 
@@ -105,6 +107,8 @@ def fit_gains(reference: dict, uncalibrated: dict[str, np.ndarray], subset: list
     """Least-squares gain through the origin per supply group (ff, cells) on ``subset``."""
     gains = {}
     for group, key in (("feedforward", "ff_gain"), ("cells", "cells_gain")):
+        if not subset or any(group not in reference["rows"][k]["power_nW"] for k in subset):
+            continue  # a progress log has totals only
         measured = np.array([reference["rows"][k]["power_nW"][group] for k in subset])
         predicted = np.array([uncalibrated[group][reference["rows"][k]["index"]] for k in subset])
         gains[key] = float(measured @ predicted / (predicted @ predicted))
@@ -130,7 +134,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--inputs", default="examples/kws_yes_test.npz")
     parser.add_argument("--reference", nargs="*", default=None,
                         help="presim/postlayout JSON files (default: those of %s that exist)" % (DEFAULT_REFERENCES,))
-    parser.add_argument("--presim-log", default=None, help="progress log of a presim run still going")
+    parser.add_argument("--log", nargs="*", default=[], metavar="NETLIST=FILE",
+                        help="progress logs of presim (schematic=FILE) or postlayout (extracted=FILE) runs "
+                             "whose JSON is not written")
     parser.add_argument("-o", "--out", default="benchmarks/results/power_model.json")
     args = parser.parse_args(argv)
 
@@ -139,8 +145,11 @@ def main(argv: list[str] | None = None) -> None:
     spec = map_network(net)
     paths = [Path(p) for p in (args.reference if args.reference is not None else DEFAULT_REFERENCES)]
     references = [load_reference(p, inputs.y) for p in paths if p.is_file()]
-    if args.presim_log and Path(args.presim_log).is_file():
-        references.append(load_log(Path(args.presim_log), inputs.y))
+    for item in args.log:
+        netlist, _, path = item.rpartition("=")
+        if not Path(path).is_file():
+            raise SystemExit(f"--log {item}: no such file")
+        references.append(load_log(Path(path), inputs.y, netlist or "schematic"))
     if not references:
         raise SystemExit("no reference results found")
 
