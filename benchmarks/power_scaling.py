@@ -87,9 +87,20 @@ def power_row(arrays: dict, x: np.ndarray, source: str, seed: int | None) -> dic
     return row
 
 
-def spice_check(result_path: Path, inputs: str) -> dict:
-    """The power model against one presim/postlayout result, on the same utterances."""
-    data = json.loads(result_path.read_text())
+def spice_check(item: str, inputs: str) -> dict:
+    """The power model against one presim/postlayout result on the same utterances: its JSON,
+    or ``WEIGHTS=LOG``, the progress log of a run stopped before its JSON was written."""
+    if "=" in item:
+        from benchmarks.power_model import load_log  # noqa: PLC0415
+
+        weights, _, log = item.partition("=")
+        result_path = Path(log)
+        netlist = "schematic" if result_path.read_text().startswith("presim") else "extracted"
+        data = {"weights": weights, "netlist": f"{netlist} (progress log)",
+                "per_utterance": load_log(result_path, None, netlist)["rows"]}
+    else:
+        result_path = Path(item)
+        data = json.loads(result_path.read_text())
     net = load_weights(data["weights"])
     x = load_inputs(inputs, n_in=net.n_in).x
     rows = data["per_utterance"]
@@ -109,7 +120,8 @@ def main() -> None:
     p.add_argument("--inputs", default="examples/kws_yes_test.npz")
     p.add_argument("--widths", type=int, nargs="+", default=[4, 8, 16, 32, 64, 128, 256, 512])
     p.add_argument("--seeds", type=int, default=3, help="random networks per width without a trained model")
-    p.add_argument("--spice", nargs="*", default=[], help="presim/postlayout JSON results of trained models")
+    p.add_argument("--spice", nargs="*", default=[],
+                   help="presim/postlayout JSON results of trained models, or WEIGHTS=LOG for a run's progress log")
     p.add_argument("-n", type=int, default=20)
     p.add_argument("--no-fan-in-scaling", action="store_true",
                    help="draw every matrix with the reference's spread whatever its fan-in (weights do not shrink with D)")
@@ -143,7 +155,7 @@ def main() -> None:
               "fan_in_scaling": not args.no_fan_in_scaling, "utterances": len(x), "rows": rows,
               "fit": {"cells": fit(widths, np.array([r["cells_nW"] for r in rows])),
                       "feedforward": fit(widths, np.array([r["feedforward_nW"] for r in rows]))},
-              "spice_checks": [spice_check(Path(path), args.inputs) for path in args.spice]}
+              "spice_checks": [spice_check(item, args.inputs) for item in args.spice]}
     result["predicted_nW"] = {str(w): {key: round(float(np.mean([r[f"{key}_nW"] for r in rows if r["width"] == w])), 2)
                                        for key in ("cells", "feedforward", "bias", "total")}
                               for w in sorted({r["width"] for r in rows})}
