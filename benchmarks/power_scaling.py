@@ -171,13 +171,14 @@ def plot(path: Path, rows: list[dict], fits: dict, checks: list[dict]) -> None:
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for key, marker in (("cells", "o"), ("feedforward", "s")):
+    widths = np.array(sorted({r["width"] for r in rows}), dtype=float)
+    for key, marker, colour in (("cells", "o", "tab:blue"), ("feedforward", "s", "tab:green")):
         for trained, fill in ((True, "full"), (False, "none")):
             chosen = [r for r in rows if r["source"].startswith("trained") == trained]
-            label = (f"{key}: D^{fits[key]['exponent']} (95 % CI {fits[key]['ci95'][0]}–{fits[key]['ci95'][1]})"
-                     + ("" if trained else ", random"))
             ax.loglog([r["width"] for r in chosen], [r[f"{key}_nW"] for r in chosen], marker, ls="none", alpha=0.8,
-                      fillstyle=fill, label=label if chosen else None)
+                      color=colour, fillstyle=fill)
+        ax.loglog(widths, fits[key]["prefactor_nW"] * widths ** fits[key]["exponent"], "-", color=colour, lw=1,
+                  label=f"{key}: D^{fits[key]['exponent']} (95 % CI {fits[key]['ci95'][0]}–{fits[key]['ci95'][1]})")
     if checks:
         ax.loglog([c["width"] for c in checks], [c["spice_total_mean_nW"] for c in checks], "k*", ms=10,
                   label="ngspice total (trained models)")
