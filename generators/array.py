@@ -90,14 +90,14 @@ def _instances(devices: list[Device], block_names: set[str]) -> dict[str, list[D
     return instances
 
 
-def _pin_nets(members: list[Device], local: dict[str, Device], pins: list[str]) -> dict[str, str]:
-    """Each pin's flat net, read off the instance's devices: ``local`` names each device's
-    terminal nets in the sub-circuit's own netlist."""
+def _flat_nets(members: list[Device], local: dict[str, Device]) -> dict[str, str]:
+    """Each local net's flat net, read off the instance's devices: ``local`` names each
+    device's terminal nets in the sub-circuit's own netlist."""
     flat_net: dict[str, str] = {}
     for device in members:
         for terminal, net in local[device.name.rsplit("/", 1)[1]].nets.items():
             flat_net[net] = device.nets[terminal]
-    return {pin: flat_net[pin] for pin in pins}
+    return flat_net
 
 
 def bmru_macros(spec: HardwareSpec, devices: list[Device]) -> list[array_layout.Macro]:
@@ -111,7 +111,8 @@ def bmru_macros(spec: HardwareSpec, devices: list[Device]) -> list[array_layout.
     for path, members in sorted(_instances(devices, set(by_block)).items()):
         cell = by_block[members[0].blocks[-1]]
         local = cell_devices(params_of(cell))
-        macros.append(array_layout.Macro(path, tuple(members), _pin_nets(members, local, CELL_PINS),
+        flat_net = _flat_nets(members, local)
+        macros.append(array_layout.Macro(path, tuple(members), {pin: flat_net[pin] for pin in CELL_PINS},
                                          bmru_cell_for(cell)))
     return macros
 
@@ -140,8 +141,8 @@ def crossbar_macros(spec: HardwareSpec, devices: list[Device]) -> list[array_lay
     for device in devices:
         for net in device.nets.values():
             users.setdefault(net, set()).add(device.name)
-    receivers = _instances(devices, {receiver_name(b) for b in {d.blocks[-1][3:] for d in devices
-                                                              if d.blocks and d.blocks[-1].startswith("rx_")}})
+    receivers = _instances(devices, {d.blocks[-1] for d in devices
+                                     if d.blocks and d.blocks[-1].startswith(receiver_name(""))})
     owner_of_line = {d.nets["d"]: path for path, members in receivers.items() for d in members}
     by_block = {projection_name(p): p for p in spec.projections}
     macros = []
@@ -151,10 +152,7 @@ def crossbar_macros(spec: HardwareSpec, devices: list[Device]) -> list[array_lay
         if len(sizes) != 1:
             raise MappingError(f"{path}: the crossbar needs one unit finger size, the netlist has {sorted(sizes)}")
         local = {d.name: d for d in flatten(parse_spice(projection_block(projection)), projection_name(projection))}
-        flat_net: dict[str, str] = {}
-        for device in members:
-            for terminal, net in local[device.name.rsplit("/", 1)[1]].nets.items():
-                flat_net[net] = device.nets[terminal]
+        flat_net = _flat_nets(members, local)
         source = {owner_of_line[d.nets["g"]] for d in members if d.nets["g"] in owner_of_line}
         inside = list(members)
         receiver_specs = None
