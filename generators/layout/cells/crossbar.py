@@ -40,17 +40,17 @@ import gdsfactory as gf
 import klayout.db as kdb
 
 from pdk_sky130_180 import layers as L
-from pdk_sky130_180.wires import ARRAY_TRACK, STUB, STUB_PITCH, VIA1_PAD, VIA2_LANDING_M2, VIA2_PAD_M2, dbu, square
 from pdk_sky130_180 import rules as R
-
 from pdk_sky130_180.devices import fet
+from pdk_sky130_180.wires import ARRAY_TRACK, STUB, STUB_PITCH, VIA1_PAD, VIA2_LANDING_M2, VIA2_PAD_M2, dbu, square
 
 from ._draw import Draw, up
 from .group import drain_port, matched_row
 from .macro import Block, macro_component, plan_macro
 from .transistor import mosfet
 
-__all__ = ["Band", "CrossbarSpec", "projection_crossbar", "weight_tile", "crossbar", "crossbar_spice"]
+__all__ = ["Band", "CrossbarSpec", "Receiver", "projection_crossbar", "weight_tile", "receiver_tile", "crossbar",
+           "crossbar_spice"]
 
 # between neighbouring tiles (their bounding boxes hold their wells and implants): two n-wells
 # (nwell.2a) or an n-well and n+ diffusion (difftap.9)
@@ -261,7 +261,7 @@ def crossbar(spec: CrossbarSpec) -> gf.Component:
                 continue
             item = placed[(b, i)]
             for port in item.tile.ports:
-                px = int(round(port.dcenter[0] * 1000)) + item.dx
+                px = dbu(port.dcenter[0]) + item.dx
                 if port.name == "d":  # east-most: a straight jog to the column's summing lane
                     d.rect(L.MET2, px - VIA1_PAD // 2, item.top - VIA1_PAD, summing_x[i] + stub_half, item.top)
                     continue
