@@ -25,12 +25,13 @@ from sim.runner import sha256_of
 TRACE_UTTERANCES = 4  # utterances whose per-frame traces the report plots
 
 
-def save_traces(path: Path, spec, x: np.ndarray, measurements: dict) -> None:
-    """Per-frame states and class currents, circuit beside software, for a few utterances."""
+def save_traces(path: Path, spec, x: np.ndarray, measurements: dict, first: int = 0) -> None:
+    """Per-frame states and class currents, circuit beside software, for a few utterances
+    (``measurements`` keyed by position in ``x``, which starts at utterance ``first``)."""
     indices = sorted(measurements)
     sw = run(quantised_network(spec), x[indices])
     arrays = {
-        "indices": np.array(indices),
+        "indices": np.array(indices) + first,
         "hw_states": np.stack([measurements[i].states for i in indices]),  # (K, L, T, N)
         "sw_states": np.stack([np.stack([s[k] for s in sw.states]) for k in range(len(indices))]),
         "hw_class_currents": np.stack([measurements[i].class_currents for i in indices]),  # (K, T, C)
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out) if args.out else default_out(args.weights)
     netlist = Path(args.netlist) if args.netlist else out / "pex.spice"
     _, inputs, spec = presim.load_job(args)
+    inputs = presim.skip_utterances(args, inputs)
     if not netlist.is_file():
         fail(f"{netlist}: no extracted netlist (run make pex first)")
     check_fresh(netlist, out)
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
             traced[index] = measurement
 
     result = presim.simulate_job(args, netlist, inputs, spec, "postlayout", keep_trace)
-    save_traces(out / "postlayout_traces.npz", spec, inputs.x, traced)
+    save_traces(out / "postlayout_traces.npz", spec, inputs.x, traced, args.skip)
     write_json(out / "postlayout.json", result)
     progress(presim.summary_line(result, out / "postlayout.json"))
 

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from bmru.cli import CommandParser, atomic_write, default_out, fail, progress, write_json
+from bmru.inputs import Inputs
 from generators.circuit.mapping import MappingConfig, load_mapped, spec_json
 from generators.circuit.schematic import schematic_text
 from pdk_sky130_180.devices import SUPPLY_RANGE_V, SUPPLY_V, TEMPERATURE_C, TEMPERATURE_RANGE_C
@@ -66,6 +67,10 @@ def parser() -> argparse.ArgumentParser:
                    help="internal current per software unit (default %(default)s)")
     p.add_argument("--max-step", type=float, default=MAX_STEP_FRACTION,
                    help="largest transient step as a fraction of a frame (default %(default)s)")
+    p.add_argument("--skip", type=int, default=0, metavar="K",
+                   help="leave out the first K of the selected utterances, e.g. those a stopped run's "
+                        "progress lines already report; indices in the output stay those of the inputs "
+                        "file (default %(default)s)")
     return p
 
 
@@ -101,12 +106,21 @@ def load_job(args: argparse.Namespace):
     return net, inputs, spec
 
 
+def skip_utterances(args: argparse.Namespace, inputs: Inputs) -> Inputs:
+    """The selected utterances after ``--skip``; exits naming the option when it is out of range."""
+    if not 0 <= args.skip < len(inputs.x):
+        fail(f"--skip: expected 0..{len(inputs.x) - 1} (of the {len(inputs.x)} selected utterances of "
+             f"{args.inputs}), got {args.skip}")
+    return Inputs(inputs.x[args.skip:], None if inputs.y is None else inputs.y[args.skip:])
+
+
 def simulate_job(args: argparse.Namespace, netlist: Path, inputs, spec, command: str,
                  on_measured=None, shown_as: str | None = None) -> dict:
     """Simulate every utterance of ``inputs`` on ``netlist`` with progress lines; a netlist the
     bench cannot drive, missing models or a failed ngspice run end the command with one line."""
-    count = len(inputs.x)
-    progress(f"{command}: {count} utterances of {inputs.x.shape[1]} frames on {shown_as or netlist}, "
+    count, first = len(inputs.x), args.skip
+    span = f" ({first} to {first + count - 1})" if first else ""
+    progress(f"{command}: {count} utterances{span} of {inputs.x.shape[1]} frames on {shown_as or netlist}, "
              f"{args.scheduler or f'{args.jobs} local worker(s)'}, corner {args.corner}, {args.temp:g} °C, {args.vdd:g} V")
     covered = labels_covered(inputs.y, count)
     if count >= 10 and len(covered) == 1:
@@ -118,7 +132,7 @@ def simulate_job(args: argparse.Namespace, netlist: Path, inputs, spec, command:
         done.append(index)
         if on_measured is not None:
             on_measured(index, measurement)
-        progress(f"[{len(done)}/{count}] utterance {index}: {measurement.sim_seconds:.1f} s, "
+        progress(f"[{len(done)}/{count}] utterance {first + index}: {measurement.sim_seconds:.1f} s, "
                  f"decision {measurement.decision}, {measurement.power_nW['total']:.1f} nW")
 
     try:
@@ -127,7 +141,9 @@ def simulate_job(args: argparse.Namespace, netlist: Path, inputs, spec, command:
                           vdd_V=args.vdd, scheduler=args.scheduler)
     except (BenchError, SpiceError, ModelsError) as error:
         fail(f"{shown_as or netlist}: {error}")
-    result.update(weights=str(args.weights), inputs=str(args.inputs))
+    for row in result["per_utterance"]:
+        row["index"] += first  # the inputs file's numbering, so runs of its parts can be joined
+    result.update(weights=str(args.weights), inputs=str(args.inputs), first_utterance=first)
     return result
 
 
@@ -145,6 +161,7 @@ def summary_line(result: dict, path: Path) -> str:
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     net, inputs, spec = load_job(args)
+    inputs = skip_utterances(args, inputs)
     out = Path(args.out) if args.out else default_out(args.weights)
     workdir = Path(tempfile.mkdtemp(prefix="bmru_presim_"))
     try:

@@ -50,6 +50,7 @@ CASES = {
     "presim inputs": (["sim.presim", WEIGHTS, "--inputs", "{bad}/inputs.npz", "-o", "{out}"], "inputs.npz"),
     "presim corner": (["sim.presim", WEIGHTS, "--corner", "typical", "-o", "{out}"], "typical"),
     "presim vdd": (["sim.presim", WEIGHTS, "--vdd", "18", "-o", "{out}"], "--vdd"),
+    "presim skip": (["sim.presim", WEIGHTS, "-n", "2", "--skip", "2", "-o", "{out}"], "--skip"),
     "postlayout netlist": (["sim.postlayout", WEIGHTS, "--netlist", "{bad}/netlist.spice", "-n", "1", "-o",
                             "{out}"], "netlist.spice"),
     "postlayout gds as netlist": (["sim.postlayout", WEIGHTS, "--netlist", "{bad}/layout.gds", "-n", "1", "-o",

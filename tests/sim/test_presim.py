@@ -98,6 +98,20 @@ def test_cli_writes_presim_json(tmp_path):
     assert (data["corner"], data["temp_C"], data["vdd_V"]) == ("tt", 27.0, 1.8)
 
 
+def test_skip_keeps_the_inputs_files_numbering(tmp_path):
+    """--skip K simulates the rest of a stopped run: the rows keep the inputs file's indices, so
+    the parts' progress lines and tables join (guards against rows renumbered from 0)."""
+    weights, inputs, out = write_tiny_job(tmp_path, labels=(0, 1))
+    presim_main([str(weights), "--inputs", str(inputs), "-o", str(out), "--jobs", "1", "--skip", "1"])
+    data = json.loads((out / "presim.json").read_text())
+    assert data["utterances"] == 1 and data["first_utterance"] == 1
+    assert data["labels_covered"] == {"1": 1}
+    (row,) = data["per_utterance"]
+    assert row["index"] == 1 and row["label"] == 1
+    x = np.load(inputs)["x"]
+    assert row["sw_decision"] == int(run(quantised_network(map_network(validate(tiny_arrays()))), x[1:]).decision[0])
+
+
 def test_presim_keeps_the_layout_generators_spec(tmp_path):
     """The array generator's spec.json (with its area and options) is the same spec: presim must
     not overwrite it with the bare mapping."""
