@@ -15,7 +15,9 @@ Index order: results written before the balanced test-set order (#15) carry no
 2 i + 1 (``bmru.data.interleave_classes``). The script checks the label of every mapped
 utterance. ``--log schematic=FILE`` (or ``extracted=FILE``) reads the per-utterance totals (0.1 nW
 resolution) that a running or stopped ``sim.presim`` / ``sim.postlayout`` prints, for a run
-whose JSON is not written.
+whose JSON is not written. Parts of one run (a stopped run and its ``--skip`` completion) join
+with ``+``: ``--log extracted=STOPPED.log+REST.json`` (a JSON part keeps its supply groups; the
+joined reference compares totals where a part has only those; an index in two parts is refused).
 """
 
 from __future__ import annotations
@@ -81,6 +83,30 @@ def load_log(path: Path, labels: np.ndarray | None, netlist: str = "schematic") 
             "sim_seconds_per_utterance": float(np.mean(seconds)) if seconds else None, "control_mean": None}
 
 
+def load_part(path: Path, labels: np.ndarray | None, netlist: str) -> dict:
+    """A presim/postlayout JSON result or a progress log (anything but ``.json``)."""
+    if not path.is_file():
+        raise SystemExit(f"{path}: no such reference file")
+    return load_reference(path, labels) if path.suffix == ".json" else load_log(path, labels, netlist)
+
+
+def load_joined(item: str, labels: np.ndarray | None, netlist: str) -> dict:
+    """The parts of ``item`` (paths joined by ``+``) as one reference, rows in utterance order."""
+    parts = [load_part(Path(path), labels, netlist) for path in item.split("+")]
+    if len(parts) == 1:
+        return parts[0]
+    rows = sorted((row for part in parts for row in part["rows"]), key=lambda row: row["index"])
+    twice = sorted({a["index"] for a, b in zip(rows, rows[1:]) if a["index"] == b["index"]})
+    if twice:
+        raise SystemExit(f"{item}: utterances {twice} are in more than one part")
+    seconds = [(part["sim_seconds_per_utterance"], len(part["rows"])) for part in parts
+               if part["sim_seconds_per_utterance"]]
+    return {"path": item, "netlist": " + ".join(part["netlist"] or netlist for part in parts), "rows": rows,
+            "sim_seconds_per_utterance": (sum(s * n for s, n in seconds) / sum(n for _, n in seconds)
+                                          if seconds else None),
+            "control_mean": None}
+
+
 def model_power(result: Power) -> dict[str, np.ndarray]:
     return {"total": result.total, "cells": result.cells, "feedforward": result.feedforward, "bias": result.bias}
 
@@ -144,12 +170,11 @@ def main(argv: list[str] | None = None) -> None:
     inputs = load_inputs(args.inputs, n_in=net.n_in, classes=net.classes)
     spec = map_network(net)
     paths = [Path(p) for p in (args.reference if args.reference is not None else DEFAULT_REFERENCES)]
-    references = [load_reference(p, inputs.y) for p in paths if p.is_file()]
+    references = [load_joined(str(p), inputs.y, "schematic") for p in paths
+                  if args.reference is not None or p.is_file()]
     for item in args.log:
         netlist, _, path = item.rpartition("=")
-        if not Path(path).is_file():
-            raise SystemExit(f"--log {item}: no such file")
-        references.append(load_log(Path(path), inputs.y, netlist or "schematic"))
+        references.append(load_joined(path, inputs.y, netlist or "schematic"))
     if not references:
         raise SystemExit("no reference results found")
 
