@@ -165,9 +165,10 @@ class Floorplan:
 
 
 def floorplan(items: list[Placeable], templates: dict[tuple, CellTemplate], row_width: int,
-              top_pins: tuple[str, ...], net_order: route.NetOrder) -> Floorplan:
+              top_pins: tuple[str, ...], net_order: route.NetOrder, pack: bool = False) -> Floorplan:
     """Rows of ``items`` (in their order) at most ``row_width`` wide, each with its channel above."""
     rows = _rows(items, templates, row_width)
+    to_spine = route.spine_nets([[net for item in row for net in item.nets.values()] for row in rows])
     pins_by_row: list[list[route.Pin]] = []
     placed: list[PlacedDevice] = []
     row_tops: list[int] = []
@@ -189,8 +190,9 @@ def floorplan(items: list[Placeable], templates: dict[tuple, CellTemplate], row_
         right = max(right, x)
         pins_by_row.append(pins)
         row_tops.append(y + height)
-        y = y + height + route.channel_height(len(route.channel_nets(pins, net_order)))
-    plan = route.route(pins_by_row, row_tops, right, top_pins, net_order)
+        tracks = route.channel_tracks(pins, to_spine, net_order, pack)
+        y = y + height + route.channel_height(max(tracks.values(), default=0) + 1)
+    plan = route.route(pins_by_row, row_tops, right, top_pins, net_order, pack)
     return Floorplan(row_width, tuple(placed), len(rows), plan)
 
 
@@ -198,7 +200,7 @@ MAX_ASPECT = 3.0  # the automatic row width keeps the block within 1:3 .. 3:1
 
 
 def smallest_floorplan(items: list[Placeable], templates: dict[tuple, CellTemplate],
-                       top_pins: tuple[str, ...], net_order: route.NetOrder) -> Floorplan:
+                       top_pins: tuple[str, ...], net_order: route.NetOrder, pack: bool = False) -> Floorplan:
     """The floorplan of least area over a range of row widths around a square block's.
 
     Routing channels, not cells, take most of the area, and how many nets a channel carries
@@ -208,19 +210,21 @@ def smallest_floorplan(items: list[Placeable], templates: dict[tuple, CellTempla
     cells = sum((templates[template_key(i)].width + CELL_GAP) * templates[template_key(i)].height for i in items)
     square = math.sqrt(3 * cells)  # a square block if channels took twice the cells' area
     widths = sorted({max(40 * route.NM, widest, int(square * (0.4 + 0.05 * k))) for k in range(33)})
-    plans = [floorplan(items, templates, width, top_pins, net_order) for width in widths]
+    plans = [floorplan(items, templates, width, top_pins, net_order, pack) for width in widths]
     return least_area(plans, lambda f: (f.plan.width, f.plan.height), MAX_ASPECT)
 
 
 def build(devices: list[Device], top_pins: tuple[str, ...], top_name: str, make_cell: CellFactory,
           row_width_um: float | None = None, net_order: route.NetOrder = route.by_name,
           groups: Sequence[DeviceGroup] = (), make_group_cell: GroupCellFactory | None = None,
-          macros: Sequence[Macro] = ()) -> tuple[kdb.Layout, LayoutResult]:
+          macros: Sequence[Macro] = (), pack: bool = False) -> tuple[kdb.Layout, LayoutResult]:
     """Place and route ``devices`` into a new layout whose top cell is ``top_name``
     (``net_order``: which nets' tracks run side by side, see :func:`generators.layout.route.route`).
     Devices in ``groups`` are drawn together, one ``make_group_cell`` cell per group; devices
     in ``macros`` by each macro's own cell (:func:`macro_cell`). Rows are at most
-    ``row_width_um`` wide; None: the width of least area (:func:`smallest_floorplan`)."""
+    ``row_width_um`` wide; None: the width of least area (:func:`smallest_floorplan`).
+    ``pack``: nets on disjoint spans share channel tracks and spine columns
+    (:func:`generators.layout.route.channel_tracks`, :func:`generators.layout.route.spine_columns`)."""
     if not devices:
         raise ValueError("the netlist has no devices to lay out")
     if groups and make_group_cell is None:
@@ -243,9 +247,9 @@ def build(devices: list[Device], top_pins: tuple[str, ...], top_name: str, make_
             else:
                 templates[key] = make_cell(layout, item)
     if row_width_um is None:
-        chosen = smallest_floorplan(items, templates, top_pins, net_order)
+        chosen = smallest_floorplan(items, templates, top_pins, net_order, pack)
     else:
-        chosen = floorplan(items, templates, int(row_width_um * route.NM), top_pins, net_order)
+        chosen = floorplan(items, templates, int(row_width_um * route.NM), top_pins, net_order, pack)
 
     top = layout.create_cell(top_name)
     for item, placed in zip(items, chosen.placed):

@@ -18,7 +18,7 @@ bounding box (pin pads sit outside it, see :func:`generators.layout.floorplan.tr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from pdk_sky130_180 import rules as R
@@ -90,14 +90,74 @@ def by_name(net: str) -> tuple:
     return (net,)
 
 
+def spine_columns(rows_of_net: dict[str, list[int]], net_order: NetOrder, pack: bool) -> dict[str, int]:
+    """The spine column (0, 1, ...) of every net used in more than one channel. ``pack``: nets
+    whose channel ranges do not overlap share a column (left-edge packing: as many columns as
+    nets crossing the busiest row gap); otherwise one column each, in ``net_order``."""
+    nets = sorted((n for n, r in rows_of_net.items() if len(r) > 1), key=net_order)
+    if not pack:
+        return {net: column for column, net in enumerate(nets)}
+    column_of: dict[str, int] = {}
+    last_channel: list[int] = []  # per column, the highest channel it serves so far
+    for net in sorted(nets, key=lambda n: (min(rows_of_net[n]), net_order(n))):
+        first = min(rows_of_net[net])
+        free = next((c for c, last in enumerate(last_channel) if last < first), None)
+        if free is None:
+            free = len(last_channel)
+            last_channel.append(0)
+        last_channel[free] = max(rows_of_net[net])
+        column_of[net] = free
+    return column_of
+
+
+def _track_span(xs: list[int], spine: bool) -> tuple[int, int | None]:
+    """The x extent of a track through pins at ``xs`` (None: it runs on to the spine)."""
+    x0 = min(xs) - TRACK_WIDTH // 2
+    return x0, None if spine else max(max(xs) + TRACK_WIDTH // 2, x0 + TRACK_MIN_LENGTH)
+
+
+def channel_tracks(pins: list[Pin], spine_nets: set[str] | dict, net_order: NetOrder = by_name,
+                   pack: bool = False) -> dict[str, int]:
+    """Each net's track in a row's channel (0 = lowest), in ``net_order``. ``pack``: nets whose
+    tracks do not overlap in x share a track (left-edge packing; a spine net's track runs on to
+    the spine, so only nets ending west of it can share its track). Tracks are met3 and stubs
+    met2, so a stub may pass under any other net's track."""
+    nets = channel_nets(pins, net_order)
+    if not pack:
+        return {net: position for position, net in enumerate(nets)}
+    spans = {net: _track_span([p.x for p in pins if p.net == net], net in spine_nets) for net in nets}
+    position_of: dict[str, int] = {}
+    ends: list[int | None] = []  # per track, where its last net ends (None: at the spine)
+    for net in sorted(nets, key=lambda n: (spans[n][0], net_order(n))):
+        x0, x1 = spans[net]
+        free = next((k for k, end in enumerate(ends) if end is not None and end + TRACK_PITCH <= x0), None)
+        if free is None:
+            free = len(ends)
+            ends.append(None)
+        ends[free] = x1
+        position_of[net] = free
+    return position_of
+
+
+def spine_nets(nets_by_row: list[Iterable[str]]) -> set[str]:
+    """Nets used in more than one row: they need a spine column."""
+    seen: dict[str, int] = {}
+    for nets in nets_by_row:
+        for net in set(nets):
+            seen[net] = seen.get(net, 0) + 1
+    return {net for net, count in seen.items() if count > 1}
+
+
 def route(rows: list[list[Pin]], row_tops: list[int], row_right: int,
-          top_pins: tuple[str, ...], net_order: NetOrder = by_name) -> RoutePlan:
+          top_pins: tuple[str, ...], net_order: NetOrder = by_name, pack: bool = False) -> RoutePlan:
     """Route every net. ``row_tops[k]`` is the top edge of row k; channel k lies above it.
 
-    The caller places row k+1 at ``row_tops[k] + channel_height(len(nets of row k))``;
-    :func:`channel_nets` gives those nets. Top-level pins get their label on their track in
-    the lowest channel that carries them. Tracks in a channel and spine columns are ordered by
-    ``net_order``, which decides which nets run side by side (and so couple).
+    The caller places row k+1 at ``row_tops[k] + channel_height(tracks of row k)``, the
+    tracks that :func:`channel_tracks` assigns (with the :func:`spine_nets` of all rows). Top-level
+    pins get their label on their track in the lowest channel that carries them. Tracks in a
+    channel and spine columns are ordered by ``net_order``, which decides which nets run side by
+    side (and so couple). ``pack``: nets on disjoint spans share tracks (:func:`channel_tracks`)
+    and spine columns (:func:`spine_columns`).
     """
     plan = RoutePlan()
     spine_x = row_right + 2 * NM
@@ -109,21 +169,20 @@ def route(rows: list[list[Pin]], row_tops: list[int], row_right: int,
     missing = [p for p in top_pins if p not in rows_of_net]
     if missing:
         raise ValueError(f"top-level pins connect to no device: {', '.join(missing)}")
-    spine_nets = sorted((n for n, r in rows_of_net.items() if len(r) > 1), key=net_order)
-    for column, net in enumerate(spine_nets):
+    columns = spine_columns(rows_of_net, net_order, pack)
+    for net, column in columns.items():
         plan.spine[net] = spine_x + column * STUB_PITCH
-    plan.width = (spine_x + len(spine_nets) * STUB_PITCH + NM) if spine_nets else row_right + NM
+    plan.width = (spine_x + (max(columns.values()) + 1) * STUB_PITCH + NM) if columns else row_right + NM
 
     for index, (pins, nets) in enumerate(zip(rows, channels)):
         check_pin_pitch(index, pins)
         base = row_tops[index] + CHANNEL_MARGIN + TRACK_PITCH // 2
-        track_y = {net: base + position * TRACK_PITCH for position, net in enumerate(nets)}
+        positions = channel_tracks(pins, plan.spine, net_order, pack)
+        track_y = {net: base + position * TRACK_PITCH for net, position in positions.items()}
         for net in nets:
-            xs = [p.x for p in pins if p.net == net]
-            x0, x1 = min(xs), max(xs)
-            if net in plan.spine:
-                x1 = max(x1, plan.spine[net])
-            x0, x1 = x0 - TRACK_WIDTH // 2, max(x1 + TRACK_WIDTH // 2, x0 - TRACK_WIDTH // 2 + TRACK_MIN_LENGTH)
+            x0, x1 = _track_span([p.x for p in pins if p.net == net], net in plan.spine)
+            if x1 is None:
+                x1 = max(plan.spine[net] + TRACK_WIDTH // 2, x0 + TRACK_MIN_LENGTH)
             y = track_y[net]
             plan.tracks[(index, net)] = (y, x0, x1)
             plan.rects.append(Rect("met3", x0, y - TRACK_WIDTH // 2, x1, y - TRACK_WIDTH // 2 + TRACK_WIDTH))
@@ -137,7 +196,7 @@ def route(rows: list[list[Pin]], row_tops: list[int], row_right: int,
             plan.rects.append(_square("met2", pin.x, pin.y, VIA1_PAD))
             plan.rects.append(Rect("met2", pin.x - STUB_WIDTH // 2, pin.y, pin.x - STUB_WIDTH // 2 + STUB_WIDTH, y))
             plan.rects += _via2_stack(pin.x, y)
-        plan.height = max(plan.height, row_tops[index] + channel_height(len(nets)))
+        plan.height = max(plan.height, row_tops[index] + channel_height(max(positions.values(), default=0) + 1))
 
     for net, x in plan.spine.items():
         ys = [plan.tracks[(r, net)][0] for r in rows_of_net[net]]

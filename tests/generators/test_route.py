@@ -50,11 +50,13 @@ def extracted_pin_nets(layout: kdb.Layout, top: kdb.Cell) -> kdb.LayoutToNetlist
     return l2n
 
 
-@pytest.mark.parametrize("seed, count, nets, row_width", [(1, 12, 5, 30.0), (2, 40, 17, 40.0), (3, 7, 3, None)])
-def test_router_connects_exactly_the_nets(seed, count, nets, row_width):
+@pytest.mark.parametrize("seed, count, nets, row_width, pack", [
+    (1, 12, 5, 30.0, False), (2, 40, 17, 40.0, False), (3, 7, 3, None, False),
+    (2, 40, 17, 40.0, True), (6, 60, 90, 30.0, True)])
+def test_router_connects_exactly_the_nets(seed, count, nets, row_width, pack):
     devices = random_devices(seed, count, nets)
     used = sorted({n for d in devices for n in d.nets.values()})
-    layout, result = array_layout.build(devices, tuple(used[:2]), "TOP", pad_cell, row_width)
+    layout, result = array_layout.build(devices, tuple(used[:2]), "TOP", pad_cell, row_width, pack=pack)
     top = layout.cell("TOP")
     l2n = extracted_pin_nets(layout, top)
     assert result.rows >= (2 if row_width else 1)
@@ -72,6 +74,29 @@ def test_router_connects_exactly_the_nets(seed, count, nets, row_width):
         assert len(clusters) == 1, f"net {name} split into {len(clusters)} pieces"
     all_clusters = [next(iter(c)) for c in probes.values()]
     assert len(set(all_clusters)) == len(all_clusters), "two nets shorted"
+
+
+def test_packing_shares_tracks_and_spine_columns_only_where_spans_are_disjoint():
+    pitch = route.STUB_PITCH
+    pins = [route.Pin("a", 0, 0), route.Pin("a", 2 * pitch, 0),  # a: west, local
+            route.Pin("s", 6 * pitch, 0),  # s: runs on to the spine, starts east of a
+            route.Pin("b", 7 * pitch, 0), route.Pin("b", 9 * pitch, 0),  # b: under s's track, east of c
+            route.Pin("c", pitch, 0)]  # c: inside a's span
+    tracks = route.channel_tracks(pins, {"s"}, pack=True)
+    assert tracks["a"] == tracks["s"] != tracks["c"] == tracks["b"]
+    assert sorted(route.channel_tracks(pins, {"s"}).values()) == [0, 1, 2, 3]  # unpacked: a track each
+    columns = route.spine_columns({"p": [0, 1], "q": [2, 3], "r": [1, 2], "x": [4]}, route.by_name, pack=True)
+    assert columns["p"] == columns["q"] != columns["r"] and "x" not in columns
+    assert len(set(route.spine_columns({"p": [0, 1], "q": [2, 3]}, route.by_name, pack=False).values())) == 2
+
+
+def test_packing_makes_the_block_smaller():
+    """A chain of devices: most nets join neighbours in one row, so their tracks can share."""
+    devices = [Device(f"m{k:03d}", NFET, {"d": f"n{k}", "g": f"g{k % 3}", "s": f"n{k + 1}", "b": "vss"}, 1.0, 1.0, 1)
+               for k in range(60)]
+    _, plain = array_layout.build(devices, (), "TOP", pad_cell, 30.0)
+    _, packed = array_layout.build(devices, (), "TOP", pad_cell, 30.0, pack=True)
+    assert packed.width_um * packed.height_um < plain.width_um * plain.height_um
 
 
 def test_same_input_same_bytes(tmp_path):
