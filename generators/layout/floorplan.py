@@ -14,7 +14,7 @@ import hashlib
 import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import klayout.db as kdb
 
@@ -168,17 +168,24 @@ def floorplan(items: list[Placeable], templates: dict[tuple, CellTemplate], row_
               top_pins: tuple[str, ...], net_order: route.NetOrder, pack: bool = False) -> Floorplan:
     """Rows of ``items`` (in their order) at most ``row_width`` wide, each with its channel above."""
     rows = _rows(items, templates, row_width)
-    to_spine = route.spine_nets([[net for item in row for net in item.nets.values()] for row in rows])
+    row_x: list[list[int]] = []  # each item's x in its row
+    for row in rows:
+        xs = [0]
+        for item in row[:-1]:
+            xs.append(xs[-1] + templates[template_key(item)].width + CELL_GAP)
+        row_x.append(xs)
+    right = max(xs[-1] + templates[template_key(row[-1])].width + CELL_GAP for row, xs in zip(rows, row_x))
+    sides = route.spine_sides([[route.Pin(net, x + templates[template_key(item)].pins[pin][0], 0)
+                                for item, x in zip(row, xs) for pin, net in item.nets.items()]
+                               for row, xs in zip(rows, row_x)], right, two_sided=pack)
     pins_by_row: list[list[route.Pin]] = []
     placed: list[PlacedDevice] = []
     row_tops: list[int] = []
     y = 0
-    right = 0
-    for row in rows:
-        x = 0
+    for row, xs in zip(rows, row_x):
         height = max(templates[template_key(i)].height for i in row)
         pins: list[route.Pin] = []
-        for item in row:
+        for item, x in zip(row, xs):
             template = templates[template_key(item)]
             for pin, net in item.nets.items():
                 px, py = template.pins[pin]
@@ -186,13 +193,16 @@ def floorplan(items: list[Placeable], templates: dict[tuple, CellTemplate], row_
             members = () if isinstance(item, Device) else tuple((d.name, d.multiplier) for d in item.devices)
             placed.append(PlacedDevice(item.name, x, y, template.width, template.height,
                                        {p: (x + px, y + py) for p, (px, py) in template.pins.items()}, members))
-            x += template.width + CELL_GAP
-        right = max(right, x)
         pins_by_row.append(pins)
         row_tops.append(y + height)
-        tracks = route.channel_tracks(pins, to_spine, net_order, pack)
+        tracks = route.channel_tracks(pins, sides, net_order, pack)
         y = y + height + route.channel_height(max(tracks.values(), default=0) + 1)
     plan = route.route(pins_by_row, row_tops, right, top_pins, net_order, pack)
+    if plan.left < 0:  # the west spine: everything moves east so the block starts at x = 0
+        shift = -plan.left
+        plan = route.shifted(plan, shift)
+        placed = [replace(p, x=p.x + shift, pins={name: (x + shift, y) for name, (x, y) in p.pins.items()})
+                  for p in placed]
     return Floorplan(row_width, tuple(placed), len(rows), plan)
 
 

@@ -18,7 +18,7 @@ bounding box (pin pads sit outside it, see :func:`generators.layout.floorplan.tr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pdk_sky130_180 import rules as R
@@ -62,8 +62,9 @@ class RoutePlan:
     rects: list[Rect] = field(default_factory=list)
     tracks: dict[tuple[int, str], tuple[int, int, int]] = field(default_factory=dict)  # (row, net) -> (y, x0, x1)
     spine: dict[str, int] = field(default_factory=dict)  # net -> column x
-    width: int = 0
+    width: int = 0  # east edge
     height: int = 0
+    left: int = 0  # west edge (below 0 when nets use the west spine)
 
 
 def _square(layer: str, x: int, y: int, size: int) -> Rect:
@@ -110,27 +111,45 @@ def spine_columns(rows_of_net: dict[str, list[int]], net_order: NetOrder, pack: 
     return column_of
 
 
-def _track_span(xs: list[int], spine: bool) -> tuple[int, int | None]:
-    """The x extent of a track through pins at ``xs`` (None: it runs on to the spine)."""
+def _track_span(xs: list[int], side: str | None) -> tuple[int | None, int | None]:
+    """The x extent of a track through pins at ``xs``; None where it runs on to the west (side
+    "w") or east ("e") spine."""
     x0 = min(xs) - TRACK_WIDTH // 2
-    return x0, None if spine else max(max(xs) + TRACK_WIDTH // 2, x0 + TRACK_MIN_LENGTH)
+    x1 = max(max(xs) + TRACK_WIDTH // 2, x0 + TRACK_MIN_LENGTH)
+    return (None if side == "w" else x0), (None if side == "e" else x1)
 
 
-def channel_tracks(pins: list[Pin], spine_nets: set[str] | dict, net_order: NetOrder = by_name,
+def spine_sides(rows: list[list[Pin]], row_right: int, two_sided: bool = False) -> dict[str, str]:
+    """The spine side ("w" or "e") of each net used in more than one row: east, or with
+    ``two_sided`` the side nearer its pins (a west net's track and an east net's can then share
+    one track of a channel)."""
+    xs: dict[str, list[int]] = {}
+    rows_of: dict[str, set[int]] = {}
+    for index, pins in enumerate(rows):
+        for pin in pins:
+            xs.setdefault(pin.net, []).append(pin.x)
+            rows_of.setdefault(pin.net, set()).add(index)
+    return {net: "w" if two_sided and min(xs[net]) < row_right - max(xs[net]) else "e"
+            for net in xs if len(rows_of[net]) > 1}
+
+
+def channel_tracks(pins: list[Pin], sides: dict[str, str], net_order: NetOrder = by_name,
                    pack: bool = False) -> dict[str, int]:
-    """Each net's track in a row's channel (0 = lowest), in ``net_order``. ``pack``: nets whose
-    tracks do not overlap in x share a track (left-edge packing; a spine net's track runs on to
-    the spine, so only nets ending west of it can share its track). Tracks are met3 and stubs
-    met2, so a stub may pass under any other net's track."""
+    """Each net's track in a row's channel (0 = lowest), in ``net_order``. ``sides``: the spine
+    side of every spine net (:func:`spine_sides`). ``pack``: nets whose tracks do not overlap in
+    x share a track (left-edge packing; a spine net's track runs on to its spine). Tracks are met3
+    and stubs met2, so a stub may pass under any other net's track."""
     nets = channel_nets(pins, net_order)
     if not pack:
         return {net: position for position, net in enumerate(nets)}
-    spans = {net: _track_span([p.x for p in pins if p.net == net], net in spine_nets) for net in nets}
+    spans = {net: _track_span([p.x for p in pins if p.net == net], sides.get(net)) for net in nets}
     position_of: dict[str, int] = {}
-    ends: list[int | None] = []  # per track, where its last net ends (None: at the spine)
-    for net in sorted(nets, key=lambda n: (spans[n][0], net_order(n))):
+    ends: list[int | None] = []  # per track, where its last net ends (None: at the east spine)
+    west = -(1 << 62)
+    for net in sorted(nets, key=lambda n: (west if spans[n][0] is None else spans[n][0], net_order(n))):
         x0, x1 = spans[net]
-        free = next((k for k, end in enumerate(ends) if end is not None and end + TRACK_PITCH <= x0), None)
+        free = next((k for k, end in enumerate(ends) if x0 is not None and end is not None and end + TRACK_PITCH <= x0),
+                    None)
         if free is None:
             free = len(ends)
             ends.append(None)
@@ -139,28 +158,19 @@ def channel_tracks(pins: list[Pin], spine_nets: set[str] | dict, net_order: NetO
     return position_of
 
 
-def spine_nets(nets_by_row: list[Iterable[str]]) -> set[str]:
-    """Nets used in more than one row: they need a spine column."""
-    seen: dict[str, int] = {}
-    for nets in nets_by_row:
-        for net in set(nets):
-            seen[net] = seen.get(net, 0) + 1
-    return {net for net, count in seen.items() if count > 1}
-
-
 def route(rows: list[list[Pin]], row_tops: list[int], row_right: int,
           top_pins: tuple[str, ...], net_order: NetOrder = by_name, pack: bool = False) -> RoutePlan:
     """Route every net. ``row_tops[k]`` is the top edge of row k; channel k lies above it.
 
     The caller places row k+1 at ``row_tops[k] + channel_height(tracks of row k)``, the
-    tracks that :func:`channel_tracks` assigns (with the :func:`spine_nets` of all rows). Top-level
+    tracks that :func:`channel_tracks` assigns (with the :func:`spine_sides` of all rows). Top-level
     pins get their label on their track in the lowest channel that carries them. Tracks in a
     channel and spine columns are ordered by ``net_order``, which decides which nets run side by
-    side (and so couple). ``pack``: nets on disjoint spans share tracks (:func:`channel_tracks`)
-    and spine columns (:func:`spine_columns`).
+    side (and so couple). ``pack``: a spine on each side, the one nearer a net's pins, and nets
+    on disjoint spans share tracks (:func:`channel_tracks`) and spine columns
+    (:func:`spine_columns`); the west spine lies left of x = 0 (:func:`shifted` moves it).
     """
     plan = RoutePlan()
-    spine_x = row_right + 2 * NM
     channels = [channel_nets(pins, net_order) for pins in rows]
     rows_of_net: dict[str, list[int]] = {}
     for index, nets in enumerate(channels):
@@ -169,20 +179,28 @@ def route(rows: list[list[Pin]], row_tops: list[int], row_right: int,
     missing = [p for p in top_pins if p not in rows_of_net]
     if missing:
         raise ValueError(f"top-level pins connect to no device: {', '.join(missing)}")
-    columns = spine_columns(rows_of_net, net_order, pack)
-    for net, column in columns.items():
-        plan.spine[net] = spine_x + column * STUB_PITCH
-    plan.width = (spine_x + (max(columns.values()) + 1) * STUB_PITCH + NM) if columns else row_right + NM
+    sides = spine_sides(rows, row_right, two_sided=pack)
+    east_x, west_x = row_right + 2 * NM, -2 * NM
+    for side, first, step in (("e", east_x, STUB_PITCH), ("w", west_x, -STUB_PITCH)):
+        columns = spine_columns({n: rows_of_net[n] for n in sides if sides[n] == side}, net_order, pack)
+        for net, column in columns.items():
+            plan.spine[net] = first + column * step
+    east = [x for net, x in plan.spine.items() if sides[net] == "e"]
+    west = [x for net, x in plan.spine.items() if sides[net] == "w"]
+    plan.width = (max(east) + STUB_PITCH + NM) if east else row_right + NM
+    plan.left = (min(west) - STUB_PITCH - NM) if west else 0
 
     for index, (pins, nets) in enumerate(zip(rows, channels)):
         check_pin_pitch(index, pins)
         base = row_tops[index] + CHANNEL_MARGIN + TRACK_PITCH // 2
-        positions = channel_tracks(pins, plan.spine, net_order, pack)
+        positions = channel_tracks(pins, sides, net_order, pack)
         track_y = {net: base + position * TRACK_PITCH for net, position in positions.items()}
         for net in nets:
-            x0, x1 = _track_span([p.x for p in pins if p.net == net], net in plan.spine)
+            x0, x1 = _track_span([p.x for p in pins if p.net == net], sides.get(net))
             if x1 is None:
                 x1 = max(plan.spine[net] + TRACK_WIDTH // 2, x0 + TRACK_MIN_LENGTH)
+            if x0 is None:
+                x0 = min(plan.spine[net] - TRACK_WIDTH // 2, x1 - TRACK_MIN_LENGTH)
             y = track_y[net]
             plan.tracks[(index, net)] = (y, x0, x1)
             plan.rects.append(Rect("met3", x0, y - TRACK_WIDTH // 2, x1, y - TRACK_WIDTH // 2 + TRACK_WIDTH))
@@ -202,6 +220,13 @@ def route(rows: list[list[Pin]], row_tops: list[int], row_right: int,
         ys = [plan.tracks[(r, net)][0] for r in rows_of_net[net]]
         plan.rects.append(Rect("met2", x - STUB_WIDTH // 2, min(ys), x - STUB_WIDTH // 2 + STUB_WIDTH, max(ys)))
     return plan
+
+
+def shifted(plan: RoutePlan, dx: int) -> RoutePlan:
+    """The same plan ``dx`` to the east (its west edge then at ``plan.left + dx``)."""
+    return RoutePlan([Rect(r.layer, r.left + dx, r.bottom, r.right + dx, r.top) for r in plan.rects],
+                     {key: (y, x0 + dx, x1 + dx) for key, (y, x0, x1) in plan.tracks.items()},
+                     {net: x + dx for net, x in plan.spine.items()}, plan.width + dx, plan.height, plan.left + dx)
 
 
 def _via2_stack(x: int, y: int) -> list[Rect]:

@@ -82,9 +82,15 @@ def test_packing_shares_tracks_and_spine_columns_only_where_spans_are_disjoint()
             route.Pin("s", 6 * pitch, 0),  # s: runs on to the spine, starts east of a
             route.Pin("b", 7 * pitch, 0), route.Pin("b", 9 * pitch, 0),  # b: under s's track, east of c
             route.Pin("c", pitch, 0)]  # c: inside a's span
-    tracks = route.channel_tracks(pins, {"s"}, pack=True)
+    tracks = route.channel_tracks(pins, {"s": "e"}, pack=True)
     assert tracks["a"] == tracks["s"] != tracks["c"] == tracks["b"]
-    assert sorted(route.channel_tracks(pins, {"s"}).values()) == [0, 1, 2, 3]  # unpacked: a track each
+    assert sorted(route.channel_tracks(pins, {"s": "e"}).values()) == [0, 1, 2, 3]  # unpacked: a track each
+    # a net on the west spine and one on the east spine share a track when their pins do not overlap
+    two = [route.Pin("w", pitch, 0), route.Pin("e", 5 * pitch, 0), route.Pin("x", 3 * pitch, 0)]
+    tracks = route.channel_tracks(two, {"w": "w", "e": "e", "x": "e"}, pack=True)
+    assert tracks["w"] == tracks["e"] != tracks["x"]
+    assert route.spine_sides([two, two], 6 * pitch, two_sided=True) == {"w": "w", "e": "e", "x": "e"}
+    assert set(route.spine_sides([two, two], 6 * pitch).values()) == {"e"}
     columns = route.spine_columns({"p": [0, 1], "q": [2, 3], "r": [1, 2], "x": [4]}, route.by_name, pack=True)
     assert columns["p"] == columns["q"] != columns["r"] and "x" not in columns
     assert len(set(route.spine_columns({"p": [0, 1], "q": [2, 3]}, route.by_name, pack=False).values())) == 2
