@@ -14,6 +14,11 @@ Stubs of one row sit at distinct x (the cells guarantee a pin pitch), tracks at 
 and spine columns at distinct x right of every row, so two nets can only meet on different
 metal layers, never touch. Cells draw nothing above met2, and met2 only inside their own
 bounding box (pin pads sit outside it, see :func:`generators.layout.floorplan.transistor_cell`).
+
+Packed (``pack=True``, the crossbar floorplan): a second spine on the west side takes the nets
+whose pins lie nearer it, nets whose tracks do not overlap in x share a track, and nets on
+disjoint ranges of rows share a spine column. The same invariants hold: tracks of one y never
+overlap, spine segments of one x never overlap.
 """
 
 from __future__ import annotations
