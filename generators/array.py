@@ -175,7 +175,10 @@ def crossbar_macros(spec: HardwareSpec, devices: list[Device]) -> list[array_lay
                                 if net in spec.top_pins or users.get(net, set()) - names))
         component = crossbar(projection_crossbar(projection, *sizes.pop(), receiver_specs, exported))
         pins = [port.name for port in component.ports]
-        macros.append(array_layout.Macro(path, tuple(inside), {pin: flat_net[pin] for pin in pins}, component))
+        # the output projection reads the last layer: place it after that layer's own crossbars
+        order = f"layer{spec.layers - 1}/{path}" if path == "fc_out" and spec.layers else None
+        macros.append(array_layout.Macro(path, tuple(inside), {pin: flat_net[pin] for pin in pins}, component,
+                                         order))
     return macros
 
 

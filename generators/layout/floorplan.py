@@ -58,6 +58,7 @@ class Macro:
     devices: tuple[Device, ...]
     nets: dict[str, str] = field(hash=False)
     component: object = field(hash=False, compare=False, repr=False)  # gf.Component
+    order: str | None = None  # where it goes in the placement order, if not at ``name``
 
     def key(self) -> tuple:
         """Macros with equal keys draw the same cell (the component's name holds its parameters)."""
@@ -102,7 +103,9 @@ def template_key(item: Placeable) -> tuple:
 
 def placement_name(item: Placeable) -> str:
     """Where an item goes in the hierarchical order: a group where its first member would."""
-    return min(d.name for d in item.devices) if isinstance(item, DeviceGroup) else item.name
+    if isinstance(item, DeviceGroup):
+        return min(d.name for d in item.devices)
+    return (item.order or item.name) if isinstance(item, Macro) else item.name
 
 
 def placement_order(items: list[Placeable]) -> list[Placeable]:
@@ -196,7 +199,7 @@ def floorplan(items: list[Placeable], templates: dict[tuple, CellTemplate], row_
         pins_by_row.append(pins)
         row_tops.append(y + height)
         tracks = route.channel_tracks(pins, sides, net_order, pack)
-        y = y + height + route.channel_height(max(tracks.values(), default=0) + 1)
+        y = y + height + route.channel_height(max(tracks.values(), default=0) + 1, pack)
     plan = route.route(pins_by_row, row_tops, right, top_pins, net_order, pack)
     if plan.left < 0:  # the west spine: everything moves east so the block starts at x = 0
         shift = -plan.left

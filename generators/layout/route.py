@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pdk_sky130_180 import rules as R
-from pdk_sky130_180.wires import ARRAY_TRACK, DBU_PER_UM, STUB, STUB_PITCH, VIA1_PAD, VIA2_PAD_M2, dbu, square
+from pdk_sky130_180.wires import ARRAY_TRACK, DBU_PER_UM, GRID, STUB, STUB_PITCH, VIA1_PAD, VIA2_PAD_M2, dbu, square
 
 NM = DBU_PER_UM  # database units per µm
 
@@ -39,6 +39,11 @@ VIA2 = dbu(R.VIA2_SIZE.value)
 TRACK_WIDTH, TRACK_PITCH, TRACK_MIN_LENGTH = ARRAY_TRACK.width, ARRAY_TRACK.pitch, ARRAY_TRACK.min_length
 STUB_WIDTH = STUB.width
 CHANNEL_MARGIN = 2 * NM  # clear space between a row's cells and the channel's first/last track
+# packed channels: the least margin the rules allow. Cells keep met2 and below inside their box
+# and a crossbar has met3 inside it, so a track's via2 landing and the track itself need their
+# spacing to the rows; and a channel of one track still spaces two rows' n-wells (nwell.2a).
+PACKED_CHANNEL_MARGIN = max(dbu(R.M3_SPACE.value), dbu(R.M2_SPACE.value) + (VIA2_PAD_M2 - TRACK_PITCH) // 2,
+                            (dbu(R.NWELL_SPACE) - TRACK_PITCH) // 2) + 2 * GRID
 
 
 @dataclass(frozen=True)
@@ -76,8 +81,12 @@ def _square(layer: str, x: int, y: int, size: int) -> Rect:
     return Rect(layer, *square(x, y, size))
 
 
-def channel_height(nets: int) -> int:
-    return 2 * CHANNEL_MARGIN + max(nets, 1) * TRACK_PITCH
+def channel_margin(pack: bool = False) -> int:
+    return PACKED_CHANNEL_MARGIN if pack else CHANNEL_MARGIN
+
+
+def channel_height(tracks: int, pack: bool = False) -> int:
+    return 2 * channel_margin(pack) + max(tracks, 1) * TRACK_PITCH
 
 
 def check_pin_pitch(row: int, pins: list[Pin]) -> None:
@@ -197,7 +206,7 @@ def route(rows: list[list[Pin]], row_tops: list[int], row_right: int,
 
     for index, (pins, nets) in enumerate(zip(rows, channels)):
         check_pin_pitch(index, pins)
-        base = row_tops[index] + CHANNEL_MARGIN + TRACK_PITCH // 2
+        base = row_tops[index] + channel_margin(pack) + TRACK_PITCH // 2
         positions = channel_tracks(pins, sides, net_order, pack)
         track_y = {net: base + position * TRACK_PITCH for net, position in positions.items()}
         for net in nets:
@@ -219,7 +228,7 @@ def route(rows: list[list[Pin]], row_tops: list[int], row_right: int,
             plan.rects.append(_square("met2", pin.x, pin.y, VIA1_PAD))
             plan.rects.append(Rect("met2", pin.x - STUB_WIDTH // 2, pin.y, pin.x - STUB_WIDTH // 2 + STUB_WIDTH, y))
             plan.rects += _via2_stack(pin.x, y)
-        plan.height = max(plan.height, row_tops[index] + channel_height(max(positions.values(), default=0) + 1))
+        plan.height = max(plan.height, row_tops[index] + channel_height(max(positions.values(), default=0) + 1, pack))
 
     for net, x in plan.spine.items():
         ys = [plan.tracks[(r, net)][0] for r in rows_of_net[net]]
