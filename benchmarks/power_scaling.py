@@ -89,15 +89,24 @@ def power_row(arrays: dict, x: np.ndarray, source: str, seed: int | None) -> dic
 
 def spice_check(item: str, inputs: str) -> dict:
     """The power model against one presim/postlayout result on the same utterances: its JSON,
-    or ``WEIGHTS=LOG``, the progress log of a run stopped before its JSON was written."""
+    or ``WEIGHTS=PART[+PART...]``, a run's parts (JSON results or the progress log of a run
+    stopped before its JSON was written, joined as ``benchmarks/power_model.py`` joins them)."""
     if "=" in item:
-        from benchmarks.power_model import load_log  # noqa: PLC0415
+        from benchmarks.power_model import load_joined  # noqa: PLC0415
 
-        weights, _, log = item.partition("=")
-        result_path = Path(log)
-        netlist = "schematic" if result_path.read_text().startswith("presim") else "extracted"
-        data = {"weights": weights, "netlist": f"{netlist} (progress log)",
-                "per_utterance": load_log(result_path, None, netlist)["rows"]}
+        weights, _, parts = item.partition("=")
+        first = Path(parts.split("+")[0])
+        text = first.read_text() if first.is_file() else ""
+        kind = (json.loads(text).get("netlist") if first.suffix == ".json" else
+                "schematic" if text.startswith("presim") else "extracted")
+        net = load_weights(weights)
+        loaded = load_inputs(inputs, n_in=net.n_in)
+        reference = load_joined(parts, loaded.y, "schematic" if kind == "schematic" else "extracted")
+        result_path = parts
+        rows = reference["rows"]
+        labels = [r["label"] for r in rows if r["label"] is not None]
+        covered = ({str(k): labels.count(k) for k in sorted(set(labels))} if len(labels) == len(rows) else None)
+        data = {"weights": weights, "netlist": reference["netlist"], "per_utterance": rows, "labels_covered": covered}
     else:
         result_path = Path(item)
         data = json.loads(result_path.read_text())
@@ -121,7 +130,8 @@ def main() -> None:
     p.add_argument("--widths", type=int, nargs="+", default=[4, 8, 16, 32, 64, 128, 256, 512])
     p.add_argument("--seeds", type=int, default=3, help="random networks per width without a trained model")
     p.add_argument("--spice", nargs="*", default=[],
-                   help="presim/postlayout JSON results of trained models, or WEIGHTS=LOG for a run's progress log")
+                   help="presim/postlayout JSON results of trained models, or WEIGHTS=PART[+PART...]: a run in parts "
+                        "(JSON results or progress logs of stopped runs)")
     p.add_argument("-n", type=int, default=20)
     p.add_argument("--no-fan-in-scaling", action="store_true",
                    help="draw every matrix with the reference's spread whatever its fan-in (weights do not shrink with D)")
