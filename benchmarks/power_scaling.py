@@ -5,9 +5,10 @@
 
 Each width with a ``--trained`` model (13 inputs, 2 layers, 2 classes) uses that model. Every
 other width gets ``--seeds`` random networks with the statistics of the widest trained model
-below it: every array is drawn from a normal distribution with that model's mean and standard
-deviation, the recurrent and readout matrices (fan-in D) scaled by sqrt(D_ref / D) so that a
-candidate sums to the same spread at every width; then the hardware grid
+below it: every array's values are resampled from that model's own array (``--draw normal``:
+drawn from a normal distribution with its mean and standard deviation), the recurrent and
+readout matrices (fan-in D) scaled by sqrt(D_ref / D) so that a candidate sums to the same
+spread at every width; then the hardware grid
 (``generators.circuit.mapping``) quantises them, as training does. ``bmru.power`` (calibrated
 against ngspice at D = 4, schematic and extracted) gives the cells' and the feedforward power on
 the first N held-out utterances (both classes), and a least-squares line in log-log space gives
@@ -44,9 +45,12 @@ def width_of(arrays: dict) -> int:
     return int(np.asarray(arrays["W_in"]).shape[0])
 
 
-def random_network(reference: dict, width: int, rng: np.random.Generator, fan_in_scaling: bool = True) -> dict:
-    """A network of ``width`` cells whose arrays have ``reference``'s mean and spread (fan-in-D
-    matrices scaled by sqrt(D_ref / D))."""
+def random_network(reference: dict, width: int, rng: np.random.Generator, fan_in_scaling: bool = True,
+                   draw: str = "resample") -> dict:
+    """A network of ``width`` cells whose arrays follow ``reference``'s (fan-in-D matrices scaled
+    by sqrt(D_ref / D)). ``draw``: "resample" takes every value from the reference array's own
+    values (its zeros, tails and sign balance carry over); "normal" draws from a normal
+    distribution with the reference array's mean and standard deviation."""
     arrays = {"format": reference["format"], "meta": reference["meta"]}
     n_in, layers = reference["W_in"].shape[1], sum(1 for k in reference if k.startswith("W_c"))
     shapes = {"W_in": (width, n_in), "b_in": (width,), "W_out": (reference["W_out"].shape[0], width),
@@ -58,7 +62,10 @@ def random_network(reference: dict, width: int, rng: np.random.Generator, fan_in
     for key, shape in shapes.items():
         ref = np.asarray(reference[key], dtype=np.float64)
         scale = np.sqrt(width_of(reference) / width) if fan_in_scaling and key.startswith(FAN_IN_D) else 1.0
-        value = rng.normal(ref.mean(), ref.std() + 1e-9, shape) * scale
+        if draw == "resample":
+            value = rng.choice(ref.ravel(), size=shape) * scale
+        else:
+            value = rng.normal(ref.mean(), ref.std() + 1e-9, shape) * scale
         if key.startswith(POSITIVE):
             value = np.clip(np.abs(value), 0.05, 3.0)
         else:
@@ -133,6 +140,9 @@ def main() -> None:
                    help="presim/postlayout JSON results of trained models, or WEIGHTS=PART[+PART...]: a run in parts "
                         "(JSON results or progress logs of stopped runs)")
     p.add_argument("-n", type=int, default=20)
+    p.add_argument("--draw", choices=("resample", "normal"), default="resample",
+                   help="random networks: values resampled from the trained model's arrays, or normal with their "
+                        "mean and spread (default %(default)s)")
     p.add_argument("--no-fan-in-scaling", action="store_true",
                    help="draw every matrix with the reference's spread whatever its fan-in (weights do not shrink with D)")
     p.add_argument("-o", "--out", default="benchmarks/results/power_scaling.json")
@@ -154,27 +164,32 @@ def main() -> None:
         reference_width = max(below)
         for seed in range(args.seeds):
             arrays = random_network(trained[reference_width][1], width, np.random.default_rng([width, seed]),
-                                    not args.no_fan_in_scaling)
+                                    not args.no_fan_in_scaling, args.draw)
             rows.append(power_row(arrays, x, f"random, statistics of the trained D = {reference_width}", seed))
     widths = np.array([r["width"] for r in rows], dtype=float)
     result = {"what": "software power model (bmru.power, calibrated at D = 4) on trained networks where one exists "
                       "and on random networks with the statistics of the widest trained one below beyond that "
-                      "(fan-in-D matrices scaled by sqrt(D_ref/D)), quantised to the hardware grid; first N held-out "
+                      f"({'values resampled from its arrays' if args.draw == 'resample' else 'normal, its mean and spread'}"
+                      "; fan-in-D matrices scaled by sqrt(D_ref/D)), quantised to the hardware grid; first N held-out "
                       "utterances (both classes), tt, 27 °C, 1.8 V, no mismatch",
               "trained": {str(w): path for w, (path, _) in sorted(trained.items())},
-              "fan_in_scaling": not args.no_fan_in_scaling, "utterances": len(x), "rows": rows,
+              "fan_in_scaling": not args.no_fan_in_scaling, "draw": args.draw, "utterances": len(x), "rows": rows,
               "fit": {"cells": fit(widths, np.array([r["cells_nW"] for r in rows])),
                       "feedforward": fit(widths, np.array([r["feedforward_nW"] for r in rows]))},
               "spice_checks": [spice_check(item, args.inputs) for item in args.spice]}
+    known = [r for r in rows if r["source"].startswith("trained")]
+    if len({r["width"] for r in known}) >= 3:  # the trained widths alone: no random network in the fit
+        result["fit_trained"] = {key: fit(np.array([r["width"] for r in known], dtype=float),
+                                          np.array([r[f"{key}_nW"] for r in known])) for key in ("cells", "feedforward")}
     result["predicted_nW"] = {str(w): {key: round(float(np.mean([r[f"{key}_nW"] for r in rows if r["width"] == w])), 2)
                                        for key in ("cells", "feedforward", "bias", "total")}
                               for w in sorted({r["width"] for r in rows})}
     write_json(args.out, result)
-    plot(Path(args.out).with_suffix(".png"), rows, result["fit"], result["spice_checks"])
-    print(result["fit"])
+    plot(Path(args.out).with_suffix(".png"), rows, result["fit"], result["spice_checks"], result.get("fit_trained"))
+    print(result["fit"], result.get("fit_trained"))
 
 
-def plot(path: Path, rows: list[dict], fits: dict, checks: list[dict]) -> None:
+def plot(path: Path, rows: list[dict], fits: dict, checks: list[dict], trained_fits: dict | None = None) -> None:
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
@@ -189,6 +204,11 @@ def plot(path: Path, rows: list[dict], fits: dict, checks: list[dict]) -> None:
                       color=colour, fillstyle=fill)
         ax.loglog(widths, fits[key]["prefactor_nW"] * widths ** fits[key]["exponent"], "-", color=colour, lw=1,
                   label=f"{key}: D^{fits[key]['exponent']} (95 % CI {fits[key]['ci95'][0]}–{fits[key]['ci95'][1]})")
+        if trained_fits:
+            known = np.array(sorted({r["width"] for r in rows if r["source"].startswith("trained")}), dtype=float)
+            line = trained_fits[key]
+            ax.loglog(known, line["prefactor_nW"] * known ** line["exponent"], "--", color=colour, lw=1,
+                      label=f"{key}, trained only: D^{line['exponent']} ({line['ci95'][0]}–{line['ci95'][1]})")
     if checks:
         ax.loglog([c["width"] for c in checks], [c["spice_total_mean_nW"] for c in checks], "k*", ms=10,
                   label="ngspice total (trained models)")
