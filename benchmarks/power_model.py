@@ -70,10 +70,14 @@ def load_reference(path: Path, labels: np.ndarray | None) -> dict:
             "control_mean": data.get("power_nW", {}).get("control_mean")}
 
 
-def load_log(path: Path, labels: np.ndarray | None, netlist: str = "schematic") -> dict:
-    """Totals from a presim/postlayout run's progress lines ("[k/N] utterance i: ..., 53.8 nW")."""
+def load_log(path: Path, labels: np.ndarray | None, netlist: str | None = None) -> dict:
+    """Totals from a presim/postlayout run's progress lines ("[k/N] utterance i: ..., 53.8 nW");
+    ``netlist`` None: read off the log's first word (presim: schematic, postlayout: extracted)."""
+    text = path.read_text()
+    if netlist is None:
+        netlist = "schematic" if text.startswith("presim") else "extracted"
     rows, seconds = [], []
-    for match in re.finditer(r"utterance (\d+): ([\d.]+) s, decision \d+, ([\d.]+) nW", path.read_text()):
+    for match in re.finditer(r"utterance (\d+): ([\d.]+) s, decision \d+, ([\d.]+) nW", text):
         index = int(match.group(1))
         rows.append({"index": index, "label": None if labels is None else int(labels[index]),
                      "power_nW": {"total": float(match.group(3))}, "frame_state_agreement": None})
@@ -83,14 +87,14 @@ def load_log(path: Path, labels: np.ndarray | None, netlist: str = "schematic") 
             "sim_seconds_per_utterance": float(np.mean(seconds)) if seconds else None, "control_mean": None}
 
 
-def load_part(path: Path, labels: np.ndarray | None, netlist: str) -> dict:
+def load_part(path: Path, labels: np.ndarray | None, netlist: str | None = None) -> dict:
     """A presim/postlayout JSON result or a progress log (anything but ``.json``)."""
     if not path.is_file():
         raise SystemExit(f"{path}: no such reference file")
     return load_reference(path, labels) if path.suffix == ".json" else load_log(path, labels, netlist)
 
 
-def load_joined(item: str, labels: np.ndarray | None, netlist: str) -> dict:
+def load_joined(item: str, labels: np.ndarray | None, netlist: str | None = None) -> dict:
     """The parts of ``item`` (paths joined by ``+``) as one reference, rows in utterance order."""
     parts = [load_part(Path(path), labels, netlist) for path in item.split("+")]
     if len(parts) == 1:
@@ -101,7 +105,7 @@ def load_joined(item: str, labels: np.ndarray | None, netlist: str) -> dict:
         raise SystemExit(f"{item}: utterances {twice} are in more than one part")
     seconds = [(part["sim_seconds_per_utterance"], len(part["rows"])) for part in parts
                if part["sim_seconds_per_utterance"]]
-    return {"path": item, "netlist": " + ".join(part["netlist"] or netlist for part in parts), "rows": rows,
+    return {"path": item, "netlist": " + ".join(part["netlist"] or str(netlist) for part in parts), "rows": rows,
             "sim_seconds_per_utterance": (sum(s * n for s, n in seconds) / sum(n for _, n in seconds)
                                           if seconds else None),
             "control_mean": None}
@@ -170,11 +174,11 @@ def main(argv: list[str] | None = None) -> None:
     inputs = load_inputs(args.inputs, n_in=net.n_in, classes=net.classes)
     spec = map_network(net)
     paths = [Path(p) for p in (args.reference if args.reference is not None else DEFAULT_REFERENCES)]
-    references = [load_joined(str(p), inputs.y, "schematic") for p in paths
+    references = [load_joined(str(p), inputs.y) for p in paths
                   if args.reference is not None or p.is_file()]
     for item in args.log:
         netlist, _, path = item.rpartition("=")
-        references.append(load_joined(path, inputs.y, netlist or "schematic"))
+        references.append(load_joined(path, inputs.y, netlist or None))
     if not references:
         raise SystemExit("no reference results found")
 

@@ -34,6 +34,7 @@ from bmru.inputs import load_inputs  # noqa: E402
 from bmru.power import power  # noqa: E402
 from bmru.weights import load_weights, validate  # noqa: E402
 from generators.circuit.mapping import map_network  # noqa: E402
+from sim.compare import labels_covered  # noqa: E402
 
 FAN_IN_D = ("W_c", "W_o", "W_out")  # matrices whose fan-in is the width (key prefixes)
 POSITIVE = ("beta1", "delta", "alpha")
@@ -102,17 +103,12 @@ def spice_check(item: str, inputs: str) -> dict:
         from benchmarks.power_model import load_joined  # noqa: PLC0415
 
         weights, _, parts = item.partition("=")
-        first = Path(parts.split("+")[0])
-        text = first.read_text() if first.is_file() else ""
-        kind = (json.loads(text).get("netlist") if first.suffix == ".json" else
-                "schematic" if text.startswith("presim") else "extracted")
         net = load_weights(weights)
-        loaded = load_inputs(inputs, n_in=net.n_in)
-        reference = load_joined(parts, loaded.y, "schematic" if kind == "schematic" else "extracted")
+        reference = load_joined(parts, load_inputs(inputs, n_in=net.n_in).y)
         result_path = parts
         rows = reference["rows"]
-        labels = [r["label"] for r in rows if r["label"] is not None]
-        covered = ({str(k): labels.count(k) for k in sorted(set(labels))} if len(labels) == len(rows) else None)
+        labels = [r["label"] for r in rows]
+        covered = labels_covered(np.array(labels), len(rows)) if None not in labels else None
         data = {"weights": weights, "netlist": reference["netlist"], "per_utterance": rows, "labels_covered": covered}
     else:
         result_path = Path(item)

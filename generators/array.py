@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bmru.cli import atomic_write, default_out, fail, progress, write_json
@@ -146,6 +146,7 @@ def crossbar_macros(spec: HardwareSpec, devices: list[Device]) -> list[array_lay
     owner_of_line = {d.nets["d"]: path for path, members in receivers.items() for d in members}
     by_block = {projection_name(p): p for p in spec.projections}
     macros = []
+    path_of: dict[str, str] = {}  # projection name -> instance path
     for path, members in sorted(_instances(devices, set(by_block)).items()):
         projection = by_block[members[0].blocks[-1]]
         sizes = {(d.w_um, d.l_um) for d in members}
@@ -175,11 +176,11 @@ def crossbar_macros(spec: HardwareSpec, devices: list[Device]) -> list[array_lay
                                 if net in spec.top_pins or users.get(net, set()) - names))
         component = crossbar(projection_crossbar(projection, *sizes.pop(), receiver_specs, exported))
         pins = [port.name for port in component.ports]
-        # the output projection reads the last layer: place it after that layer's own crossbars
-        order = f"layer{spec.layers - 1}/{path}" if path == "fc_out" and spec.layers else None
-        macros.append(array_layout.Macro(path, tuple(inside), {pin: flat_net[pin] for pin in pins}, component,
-                                         order))
-    return macros
+        macros.append(array_layout.Macro(path, tuple(inside), {pin: flat_net[pin] for pin in pins}, component))
+        path_of[projection.name] = path
+    # the output projection reads the last layer: place it right after that layer's last crossbar
+    last = path_of.get(f"o{spec.layers - 1}")
+    return [replace(m, order=f"{last}/{m.name}") if last and m.name == path_of.get("out") else m for m in macros]
 
 
 def generate(weights_path: str | Path, out: str | Path, config: MappingConfig = MappingConfig(),
