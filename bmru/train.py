@@ -52,7 +52,8 @@ from torch import nn
 from bmru import features as F
 from bmru.grid import HARDWARE_GRID, GridError, HardwareGrid
 from bmru.mismatch import MismatchStats, MismatchStatsError, load_stats, sample_log_gains, stats_from_dict
-from bmru.weights import DEFAULT_FRAME_PERIOD_S, DEFAULT_UNIT_CURRENT_A, Layer, Meta, Network, save_weights
+from bmru.weights import (DEFAULT_FRAME_PERIOD_S, DEFAULT_UNIT_CURRENT_A, Layer, Meta, Network, WeightsError,
+                          load_weights, save_weights)
 
 CLASS_NAMES = ("other", "yes")
 
@@ -138,6 +139,7 @@ class Forward:
     states: list  # per layer (B, T, N)
     candidates: list  # per layer (B, T, N)
     thresholds: list  # per layer (beta1, beta1 + delta), each (N,)
+    magnitudes: list = field(default_factory=list)  # per layer (B, T, N): sum of |current| in the candidate
 
 
 # initial values: gains of the normal weight initialisations, constant biases, uniform ranges
@@ -241,9 +243,10 @@ class BMRUNet(nn.Module):
 
         relu = torch.relu
         u = relu(relu(x) @ real(p["W_in"], "W_in").T + real(p["b_in"], "b_in"))
-        states, candidates, thresholds = [], [], []
+        states, candidates, thresholds, magnitudes = [], [], [], []
         for index in range(self.n_layers):
             c = relu(u @ real(p["W_c"][index], f"W_c{index}").T + real(p["b_c"][index], f"b_c{index}"))
+            magnitudes.append(u @ p["W_c"][index].abs().T + p["b_c"][index].abs())
             beta1, delta = p["beta1"][index], p["delta"][index]
             beta2 = real(beta1 + delta, f"beta2{index}")
             delta = real(delta, f"delta{index}")
@@ -270,24 +273,46 @@ class BMRUNet(nn.Module):
             thresholds.append((beta1, beta2))
         pre = u @ real(p["W_out"], "W_out").T + real(p["b_out"], "b_out")
         z = _ste(pre, relu(pre)) if readout_st else relu(pre)  # same forward; optional identity backward
-        return Forward(z, states, candidates, thresholds)
+        return Forward(z, states, candidates, thresholds, magnitudes)
 
-    def margin_penalty(self, out: Forward, margin: float) -> torch.Tensor:
+    def margin_penalty(self, out: Forward, margin: float, relative: float = 0.0) -> torch.Tensor:
         """Mean over cells and frames of how far the candidate lies inside +-margin of the threshold
         that decides the next state: beta1 + delta while the cell is reset (will it set?), beta1
         while it is set (will it reset?). The circuit's thresholds sit a fraction of a finger off
         nominal and it switches slowly at small overdrive, so candidates that keep clear of the
-        deciding threshold make the chip's states equal the model's."""
+        deciding threshold make the chip's states equal the model's. ``relative``: mismatch scales
+        every current by a factor, so the margin also grows by this fraction of the deciding
+        threshold plus the magnitudes of the currents summed into the candidate."""
         total = 0.0
         for index, (s, c, (beta1, beta2)) in enumerate(zip(out.states, out.candidates, out.thresholds)):
             start = self.s0[index].to(c.dtype).expand(c.shape[0], 1, c.shape[2])
             previous = torch.cat([start, s[:, :-1]], dim=1).detach()
             deciding = previous * beta1 + (1.0 - previous) * beta2
             distance = (c - deciding).abs()
+            # the wanted margin is a target, not something to shrink: no gradient through it
+            wanted = (margin + relative * (deciding + out.magnitudes[index])).detach() if relative else margin
             # exact ties (c = b_c = threshold while a layer's inputs are silent) are left alone: the
             # circuit resolves them the model's way by design (its thresholds sit just below nominal)
-            total = total + torch.where(distance == 0, 0.0, torch.relu(margin - distance)).mean()
+            total = total + torch.where(distance == 0, 0.0, torch.relu(wanted - distance)).mean()
         return total / len(out.states)
+
+    @torch.no_grad()
+    def load_network(self, network: Network) -> None:
+        """Start from an exported model (fine-tuning): every parameter and initial state takes
+        ``network``'s value, whose shapes must match this model's."""
+        pairs = [(self.W_in, network.W_in, "W_in"), (self.b_in, network.b_in, "b_in"),
+                 (self.W_out, network.W_out, "W_out"), (self.b_out, network.b_out, "b_out")]
+        if len(network.layers) != self.n_layers:
+            raise TrainError(f"init weights: {len(network.layers)} layers, the model has {self.n_layers}")
+        for index, layer in enumerate(network.layers):
+            for key in ("W_c", "b_c", "beta1", "delta", "alpha", "W_o", "b_o"):
+                pairs.append((getattr(self, key)[index], getattr(layer, key), f"{key}{index}"))
+            pairs.append((self.s0[index], layer.s0, f"s0{index}"))
+        for target, value, key in pairs:
+            if tuple(target.shape) != tuple(np.shape(value)):
+                raise TrainError(f"init weights: {key} has shape {tuple(np.shape(value))}, "
+                                 f"the model needs {tuple(target.shape)}")
+            target.copy_(torch.as_tensor(np.array(value), dtype=target.dtype))
 
     @torch.no_grad()
     def export(self, meta: dict | None = None, quantised: bool = True) -> Network:
@@ -353,12 +378,17 @@ class TrainConfig:
     soft_until: float = 1.0  # ... to 0 at this fraction of the steps; exact steps (surrogate gradient) afterwards
     margin: float = 0.05  # units: candidates should keep this far from the threshold deciding the next state
     margin_weight: float = 0.0  # weight of that penalty in the loss (0 = off)
+    margin_relative: float = 0.0  # plus this fraction of the currents involved (mismatch is a factor)
     # mismatch-aware training: a bmru.mismatch statistics dict (sim.montecarlo --training-stats);
     # every batch from mismatch_start on runs on a freshly drawn chip, and checkpoints are chosen
     # by the mean validation accuracy over mismatch_val_chips fixed chips
     mismatch: dict | None = None
     mismatch_start: float = 0.0
     mismatch_val_chips: int = 16
+    # with mismatch: "mean" chooses the checkpoint by the chips' mean validation accuracy,
+    # "floor" by min(nominal, chips' mean), so the nominal model cannot trade itself away
+    mismatch_select: str = "mean"
+    init_weights: str | None = None  # fine-tune: start from this bmru-fq/1 model instead of INIT
 
     def check(self) -> None:
         positive_ints = ("width", "layers", "steps", "batch", "eval_every", "log_every", "threads")
@@ -374,7 +404,8 @@ class TrainConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise TrainError(f"{name}: expected a positive number, got {value!r}")
-        for name in ("weight_decay", "l1", "feature_noise", "soft_temperature", "margin", "margin_weight"):
+        for name in ("weight_decay", "l1", "feature_noise", "soft_temperature", "margin", "margin_weight",
+                     "margin_relative"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise TrainError(f"{name}: expected a non-negative number, got {value!r}")
@@ -392,6 +423,8 @@ class TrainConfig:
                 stats_from_dict(self.mismatch, "mismatch")
             except MismatchStatsError as error:
                 raise TrainError(str(error)) from None
+        if self.mismatch_select not in ("mean", "floor"):
+            raise TrainError(f"mismatch_select: expected 'mean' or 'floor', got {self.mismatch_select!r}")
         if self.leak not in ("paper", "bounded"):
             raise TrainError(f"leak: expected 'paper' or 'bounded', got {self.leak!r}")
 
@@ -421,6 +454,13 @@ def chip_gains(model: BMRUNet, stats: MismatchStats, quantised: bool, rng: np.ra
     """One chip drawn for the model's current parameters: realised/nominal factor tensors."""
     logs = sample_log_gains(model.numpy_arrays(quantised), model.n_layers, stats, rng)
     return {key: torch.from_numpy(np.exp(value)).float() for key, value in logs.items()}
+
+
+def checkpoint_score(metrics: dict, select: str) -> float:
+    """What a mismatch-aware run keeps the best checkpoint by: the chips' mean validation
+    accuracy ("mean"), or the lower of it and the nominal model's ("floor")."""
+    chips = metrics["chips"]["mean"]
+    return min(chips, metrics["accuracy"]) if select == "floor" else chips
 
 
 @torch.no_grad()
@@ -477,6 +517,11 @@ def train(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np
     torch.set_num_threads(config.threads)
     model = BMRUNet(x_train.shape[2], config.width, config.layers, 2, seed=config.seed, grid=config.grid,
                     init=config.init)
+    if config.init_weights is not None:
+        try:
+            model.load_network(load_weights(config.init_weights))
+        except WeightsError as error:
+            raise TrainError(f"init weights: {error}") from None
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda i: 0.5 * (1.0 + math.cos(math.pi * min(i, config.steps) / config.steps)))
@@ -518,7 +563,7 @@ def train(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np
         loss = nn.functional.cross_entropy(config.logit_scale * logits.reshape(-1, logits.shape[2]),
                                            yb.repeat_interleave(frames))
         if config.margin_weight:
-            loss = loss + config.margin_weight * model.margin_penalty(out, config.margin)
+            loss = loss + config.margin_weight * model.margin_penalty(out, config.margin, config.margin_relative)
         if config.l1:
             loss = loss + config.l1 * sum(p.abs().sum() for p in model.matrix_params())
         optimiser.zero_grad(set_to_none=True)
@@ -541,7 +586,7 @@ def train(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np
             if stats is not None:  # choose what survives fabrication: the mean over fixed chips
                 metrics["chips"] = evaluate_chips(model, x_val, y_val, phase_quant, stats, config.mismatch_val_chips,
                                                   config.seed)
-                score = metrics["chips"]["mean"]
+                score = checkpoint_score(metrics, config.mismatch_select)
             record = {"step": index + 1, "eps": eps, "quantised": phase_quant, "val": metrics,
                       "seconds": time.perf_counter() - started}
             history.append(record)
@@ -660,6 +705,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="units: distance the candidates should keep from the threshold deciding the next state")
     parser.add_argument("--margin-weight", type=float, default=d.margin_weight,
                         help="weight of the margin penalty in the loss (0 = off)")
+    parser.add_argument("--margin-relative", type=float, default=d.margin_relative,
+                        help="the margin grows by this fraction of the deciding threshold plus the summed "
+                             "|currents| of the candidate (mismatch scales currents, not units)")
     parser.add_argument("--surrogate-width", type=float, default=d.surrogate_width,
                         help="x scale of the surrogate derivative 1/(1+(pi x/w)^2)/w, in units")
     parser.add_argument("--feature-noise", type=float, default=d.feature_noise, help="training feature noise std")
@@ -677,6 +725,12 @@ def _parser() -> argparse.ArgumentParser:
                         help="fraction of the steps after which batches run on drawn chips")
     parser.add_argument("--mismatch-val-chips", type=int, default=d.mismatch_val_chips,
                         help="chips the validation accuracy is averaged over (with --mismatch)")
+    parser.add_argument("--mismatch-select", choices=("mean", "floor"), default=d.mismatch_select,
+                        help="with --mismatch, the checkpoint criterion: the chips' mean validation accuracy, or "
+                             "the lower of it and the nominal model's")
+    parser.add_argument("--init-weights", default=None, metavar="WEIGHTS",
+                        help="fine-tune: start from this bmru-fq/1 model (same width and layers) instead of a "
+                             "random initialisation")
     parser.add_argument("--eval-every", type=int, default=d.eval_every, help="validation period (steps)")
     parser.add_argument("--log-every", type=int, default=d.log_every, help="progress line period (steps)")
     parser.add_argument("--seed", type=int, default=d.seed, help="training seed (initialisation, batches)")
@@ -756,10 +810,18 @@ def main(argv: list[str] | None = None) -> int:
                              soft_temperature=args.soft_temperature, soft_until=args.soft_until,
                              logit_scale=args.logit_scale, readout_st=args.readout_st,
                              margin=args.margin, margin_weight=args.margin_weight,
+                             margin_relative=args.margin_relative,
                              eval_every=args.eval_every, log_every=args.log_every, seed=args.seed,
                              threads=args.threads, grid=grid, mismatch=mismatch,
-                             mismatch_start=args.mismatch_start, mismatch_val_chips=args.mismatch_val_chips)
+                             mismatch_start=args.mismatch_start, mismatch_val_chips=args.mismatch_val_chips,
+                             mismatch_select=args.mismatch_select, init_weights=args.init_weights)
         config.check()
+        if args.init_weights is not None:  # refuse a bad model before the data are built
+            try:
+                BMRUNet(F.FEATURES_PARAMS["n_mfcc"], config.width, config.layers, 2, grid=config.grid).load_network(
+                    load_weights(args.init_weights))
+            except WeightsError as error:
+                raise TrainError(f"--init-weights: {error}") from None
     except TrainError as error:
         return fail(str(error))
     torch.set_num_threads(config.threads)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import re
 from dataclasses import dataclass
 
@@ -295,21 +296,28 @@ OUTPUT_DEVICE = re.compile(rf"{PROJECTION_OUTPUT}|/cell\d+/(beta2|delta|alpha)$"
 
 
 def scale_matched_devices(instances: tuple[Instance, ...], factor: float, unit_l_um: float,
-                          shared_factor: float | None = None) -> tuple[Instance, ...]:
+                          shared_factor: float | None = None,
+                          shared_min_area_um2: float | None = None) -> tuple[Instance, ...]:
     """The same circuit with every matched device (gate length ``unit_l_um``: mirrors, lines,
     cell sources) ``factor`` times wider and longer (area x factor^2, same W/L, same currents);
     with ``shared_factor``, the shared devices (not a parameter's own output) take that factor
-    instead. A what-if for sizing: the schematic and layout themselves are not redrawn."""
+    instead. ``shared_min_area_um2`` then grows each device of a shared role (signal diodes and
+    converters, bias and cell lines, residual copies: the ones whose error every parameter on
+    their path shares) to at least that gate area W x L x m; cascodes and the rest keep theirs.
+    A what-if for sizing: the schematic and layout themselves are not redrawn."""
     shared_factor = factor if shared_factor is None else shared_factor
-    for name, value in (("unit scale", factor), ("shared scale", shared_factor)):
+    for name, value in (("unit scale", factor), ("shared scale", shared_factor),
+                        ("shared minimum area", 1.0 if shared_min_area_um2 is None else shared_min_area_um2)):
         if not value > 0:
             raise MismatchModelError(f"{name}: must be positive, got {value!r}")
-    if factor == 1.0 and shared_factor == 1.0:
+    if factor == 1.0 and shared_factor == 1.0 and shared_min_area_um2 is None:
         return instances
     out = []
     for inst in instances:
         if abs(inst.l_um - unit_l_um) < 1e-9:
             scale = factor if OUTPUT_DEVICE.search(inst.name) else shared_factor
+            if shared_min_area_um2 is not None and SHARED_ROLE_DEVICE.search(inst.name):
+                scale = max(scale, math.sqrt(shared_min_area_um2 / (inst.w_um * inst.l_um * inst.m)))
             inst = dataclasses.replace(inst, w_um=round(inst.w_um * scale, 4), l_um=round(inst.l_um * scale, 4))
         out.append(inst)
     return tuple(out)
@@ -345,6 +353,11 @@ _ROLE_PATTERNS = {
     "cell.alpha_finger": (r"/cell\d+/alpha$", True, None),
     "res.r": (r"/res\d+/r_[yu]\d+$", False, None),
 }
+
+
+# a device of a shared role (one whose current error every parameter on its path shares)
+SHARED_ROLE_DEVICE = re.compile("|".join(pattern for pattern, per_finger, _ in _ROLE_PATTERNS.values()
+                                         if not per_finger))
 
 
 def role_sigmas(instances: tuple[Instance, ...], log_sigmas: np.ndarray) -> dict[str, float]:

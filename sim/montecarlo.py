@@ -153,12 +153,14 @@ class SoftwareModel:
 
 def software_model(spec: HardwareSpec, circuit: FlatCircuit, corner: str = "tt",
                    statistics: str = "mismatch", unit_scale: float = 1.0,
-                   shared_scale: float | None = None) -> SoftwareModel:
+                   shared_scale: float | None = None, shared_min_area_um2: float | None = None) -> SoftwareModel:
     """The software Monte Carlo of ``circuit``; ``unit_scale`` != 1 sizes every matched device
-    that much wider and longer, ``shared_scale`` the shared ones (a what-if: see
+    that much wider and longer, ``shared_scale`` the shared ones, ``shared_min_area_um2`` the
+    floor of a shared-role device's gate area (a what-if: see
     :func:`sim.mismatch_model.scale_matched_devices`)."""
     library = load_library(corner, statistics)
-    instances = scale_matched_devices(circuit.instances, unit_scale, UNIT_NFET.l_um, shared_scale)
+    instances = scale_matched_devices(circuit.instances, unit_scale, UNIT_NFET.l_um, shared_scale,
+                                      shared_min_area_um2)
     plan = build_plan(spec, instances)
     sensitivities = calibrate(plan.geometries, corner, statistics)
     return SoftwareModel(spec, instances, sigma_matrix(instances, library), sensitivities.matrix(instances), plan)
@@ -375,6 +377,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--shared-scale", type=float, default=None,
                    help="software what-if: the shared devices (signal diodes, converters, bias and cell lines) this "
                         "much wider and longer (default: --unit-scale)")
+    p.add_argument("--shared-min-area", type=float, default=None, metavar="UM2",
+                   help="software what-if: every device of a shared role (signal diodes and converters, bias and "
+                        "cell lines, residual copies) at least this gate area W x L x m in um^2, same W/L "
+                        "(default: as scaled)")
     p.add_argument("--training-stats", metavar="FILE", default=None,
                    help="write the per-role mismatch statistics that bmru.train --mismatch draws from, and stop")
     p.add_argument("--plot-utterance", type=int, default=0, help="utterance whose class currents are plotted")
@@ -403,9 +409,11 @@ def check_args(args: argparse.Namespace) -> None:
         fail(f"--unit-scale: must be positive, got {args.unit_scale:g}")
     if args.shared_scale is not None and args.shared_scale <= 0:
         fail(f"--shared-scale: must be positive, got {args.shared_scale:g}")
-    resized = args.unit_scale != 1.0 or args.shared_scale not in (None, 1.0)
+    if args.shared_min_area is not None and not args.shared_min_area > 0:
+        fail(f"--shared-min-area: must be positive, got {args.shared_min_area:g}")
+    resized = args.unit_scale != 1.0 or args.shared_scale not in (None, 1.0) or args.shared_min_area is not None
     if resized and not (args.software_only or args.training_stats):
-        fail("--unit-scale/--shared-scale: a what-if of the software model; add --software-only "
+        fail("--unit-scale/--shared-scale/--shared-min-area: a what-if of the software model; add --software-only "
              "(the circuit is drawn at scale 1)")
     if args.training_stats:
         return
@@ -554,17 +562,21 @@ def main(argv: list[str] | None = None) -> None:
                vdd_V=args.vdd, statistics=args.statistics, mismatch_parameters=list(PARAMETERS),
                unit_scale=args.unit_scale,
                shared_scale=args.unit_scale if args.shared_scale is None else args.shared_scale,
+               **({} if args.shared_min_area is None else {"shared_min_area_um2": args.shared_min_area}),
                wheel=load_library(args.corner, args.statistics).wheel, internal_scale=args.internal_scale)
     previous = load_previous(args.extend, job, len(x), args.plot_utterance) if args.extend else None
     try:
         circuit = flat_circuit(schematic)
-        model = software_model(spec, circuit, args.corner, args.statistics, args.unit_scale, args.shared_scale)
+        model = software_model(spec, circuit, args.corner, args.statistics, args.unit_scale, args.shared_scale,
+                               args.shared_min_area)
     except (NetlistError, MismatchError, MismatchModelError, ModelsError, SpiceError) as error:
         fail(f"models: {error}")
     if args.training_stats:
         covers = (f"{spec.layers}-layer D = {spec.width} circuit, corner {args.corner}, {args.temp:g} °C, statistics "
                   f"{args.statistics}, outputs x {args.unit_scale:g} and shared devices x "
-                  f"{args.unit_scale if args.shared_scale is None else args.shared_scale:g} (W and L)")
+                  f"{args.unit_scale if args.shared_scale is None else args.shared_scale:g} (W and L)"
+                  + ("" if args.shared_min_area is None else
+                     f", shared-role devices at least {args.shared_min_area:g} um^2 of gate"))
         write_json(args.training_stats, training_statistics(model, covers).to_dict())
         progress(f"wrote {args.training_stats}")
         return

@@ -72,6 +72,36 @@ def test_training_stats_command_writes_a_loadable_file(tmp_path):
     mc_main(["examples/kws_yes_d4.npz", "--training-stats", str(doubled), "--unit-scale", "2"])
     ratio = load_stats(doubled).sigma("nmos_finger") / stats.sigma("nmos_finger")
     assert 0.4 < ratio < 0.6  # Pelgrom: four times the area, half the sigma
+    floored = tmp_path / "stats_floor.json"
+    mc_main(["examples/kws_yes_d4.npz", "--training-stats", str(floored), "--shared-min-area", "16"])
+    ratios = {role: load_stats(floored).sigma(role) / stats.sigma(role) for role in ("npb", "rx.k", "rx_in.d")}
+    # one-finger converters and bias devices grow 16-fold in area (a quarter of the sigma), the
+    # 8-finger feature diodes only twofold; the parameters' own outputs stay as drawn
+    assert 0.2 < ratios["npb"] < 0.3 and 0.2 < ratios["rx.k"] < 0.3
+    assert 0.6 < ratios["rx_in.d"] < 0.8
+    assert load_stats(floored).sigma("nmos_finger") == stats.sigma("nmos_finger")
+
+
+def test_shared_min_area_resizes_only_shared_role_devices():
+    from generators.circuit.spice_cells import UNIT_NFET
+    from sim.mismatch_model import OUTPUT_DEVICE, SHARED_ROLE_DEVICE, gate_area_um2, scale_matched_devices
+
+    instances = flat_circuit(schematic_text(map_network(load_weights("examples/kws_yes_d4.npz")))).instances
+    resized = scale_matched_devices(instances, 1.0, UNIT_NFET.l_um, 1.0, 9.0)
+    changed = 0
+    for before, after in zip(instances, resized):
+        area = after.w_um * after.l_um * after.m
+        if SHARED_ROLE_DEVICE.search(before.name) and before.l_um == UNIT_NFET.l_um:
+            assert area >= 9.0 * (1 - 1e-3), before.name
+            assert after.w_um / after.l_um == pytest.approx(before.w_um / before.l_um, rel=1e-3)  # same W/L
+            changed += area > before.w_um * before.l_um * before.m
+        else:  # outputs, cascodes and switches keep their size
+            assert after == before, before.name
+    assert changed > 50 and not any(OUTPUT_DEVICE.search(i.name) for i in instances if SHARED_ROLE_DEVICE.search(i.name))
+    areas = gate_area_um2(resized, UNIT_NFET.l_um)
+    assert areas["outputs"] == gate_area_um2(instances, UNIT_NFET.l_um)["outputs"]
+    with pytest.raises(Exception, match="shared minimum area"):
+        scale_matched_devices(instances, 1.0, UNIT_NFET.l_um, 1.0, -1.0)
 
 
 def test_bad_statistics_file_is_named(tmp_path):

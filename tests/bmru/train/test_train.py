@@ -284,3 +284,61 @@ def test_mismatch_aware_training_is_deterministic_and_recorded():
         bad = _stats(0.1).to_dict()
         bad["roles"]["rx.d"] = -1.0
         small_config(mismatch=bad).check()
+
+
+def test_load_network_round_trips_an_export(trained, tmp_path):
+    """Fine-tuning starts from exactly the exported model: loading it and exporting again gives
+    the same arrays, and the forward pass the same logits."""
+    result, (xv, _) = trained
+    net = result["model"].export({"classes": ["other", "yes"]}, quantised=True)
+    fresh = T.BMRUNet(13, width=4, layers=len(net.layers), seed=5, grid=EXACT_GRID)
+    fresh.load_network(net)
+    again = fresh.export({"classes": ["other", "yes"]}, quantised=True)
+    for key, value in net.to_arrays().items():
+        if key not in ("format", "meta"):
+            np.testing.assert_array_equal(again.to_arrays()[key], value, err_msg=key)
+    x = torch.from_numpy(xv[:4])
+    assert torch.equal(fresh(x, quantised=True).logits, result["model"](x, quantised=True).logits)
+    with pytest.raises(T.TrainError, match="W_in has shape"):
+        T.BMRUNet(13, width=3, layers=len(net.layers)).load_network(net)
+
+
+def test_cli_refuses_bad_init_weights(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a model")
+    assert T.main(["--out", str(tmp_path / "w.npz"), "--init-weights", str(bad)]) == 2
+    assert "--init-weights" in capsys.readouterr().err
+    assert T.main(["--out", str(tmp_path / "w.npz"), "--init-weights", "examples/kws_yes_d4.npz",
+                   "--width", "8"]) == 2
+    assert "W_in has shape" in capsys.readouterr().err
+    assert not (tmp_path / "w.npz").exists()
+
+
+def test_margin_penalty_relative_part_grows_with_the_currents():
+    """Mismatch scales currents: with ``relative`` the wanted margin adds that fraction of the
+    deciding threshold plus the summed |currents| of the candidate."""
+    model = T.BMRUNet(13, width=1, layers=1, seed=0).double()
+    beta1, beta2 = torch.tensor([1.0], dtype=torch.float64), torch.tensor([1.5], dtype=torch.float64)
+    c = torch.tensor([[[1.4]]], dtype=torch.float64)
+    s = torch.tensor([[[0.0]]], dtype=torch.float64)
+    magnitude = torch.tensor([[[2.5]]], dtype=torch.float64)
+    out = T.Forward(torch.zeros(1, 1, 2), [s], [c], [(beta1, beta2)], [magnitude])
+    assert float(model.margin_penalty(out, 0.05)) == pytest.approx(0.0)  # 0.1 from beta2: clear
+    # wanted 0.05 + 0.1 * (1.5 + 2.5) = 0.45, distance 0.1
+    assert float(model.margin_penalty(out, 0.05, relative=0.1)) == pytest.approx(0.35)
+
+
+def test_floor_selection_keeps_the_nominal_model_in_view():
+    x, y = separable(128, seed=0)
+    xv, yv = separable(32, seed=1)
+    config = small_config(steps=120, mismatch=_stats(0.3).to_dict(), mismatch_val_chips=3, mismatch_select="floor")
+    result = T.train(x, y, xv, yv, config, log=lambda line: None)
+    records = [r for r in result["history"] if r["quantised"]]
+    score = {r["step"]: min(r["val"]["accuracy"], r["val"]["chips"]["mean"]) for r in records}
+    assert score[result["best_quant_step"]] == max(score.values())
+    # a model better on drawn chips than on its own nominal circuit is judged by the nominal
+    metrics = {"accuracy": 0.84, "chips": {"mean": 0.87, "p5": 0.8}}
+    assert T.checkpoint_score(metrics, "floor") == 0.84
+    assert T.checkpoint_score(metrics, "mean") == 0.87
+    with pytest.raises(T.TrainError, match="mismatch_select"):
+        small_config(mismatch_select="best").check()
