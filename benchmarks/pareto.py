@@ -16,8 +16,10 @@ converters, bias and cell lines, cascodes), and A is the least gate area of a de
 role (diodes, converters, bias and cell lines: the devices whose error a whole path shares): a
 what-if of the software model, since the schematic and layout are drawn at S = T = 1. The area
 is therefore an estimate: the reference layout's device footprints
-(benchmarks/results/layout_flow.json) scaled by the resized gate area over the drawn one, plus
-its routing, unchanged.
+(benchmarks/results/layout_flow.json) scaled by the footprint the generator draws for the
+resized devices over the drawn ones (each matched device measured as a weight tile of its
+fingers, W and L: ``generators.layout.cells.crossbar.weight_tile``, dummies and tap included),
+plus its routing, unchanged.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from bmru.weights import load_weights  # noqa: E402
 from generators.circuit.mapping import map_network  # noqa: E402
 from generators.circuit.schematic import schematic_text  # noqa: E402
 from generators.circuit.spice_cells import UNIT_NFET  # noqa: E402
+from generators.layout.cells.crossbar import weight_tile  # noqa: E402
+from pdk_sky130_180.rules import snap  # noqa: E402
 from sim.mismatch_model import gate_area_um2, scale_matched_devices  # noqa: E402
 from sim.montecarlo import flat_circuit, main as mc_main  # noqa: E402
 from sim.presim import DEFAULT_INPUTS, DEFAULT_WEIGHTS  # noqa: E402
@@ -43,10 +47,20 @@ from sim.presim import DEFAULT_INPUTS, DEFAULT_WEIGHTS  # noqa: E402
 LAYOUT_FLOW = Path(__file__).resolve().parent / "results" / "layout_flow.json"
 
 
-def estimated_area_mm2(gate_drawn: dict, gate_resized: dict, reference: dict) -> float:
+def tile_footprint_um2(instances, drawn, unit_l_um: float) -> float:
+    """Footprint of the matched devices (gate length ``unit_l_um`` as drawn), each as the weight
+    tile the layout generator draws for its finger count, W and L (dummies and tap included)."""
+    total = 0.0
+    for reference, inst in zip(drawn, instances):
+        if abs(reference.l_um - unit_l_um) < 1e-9:
+            box = weight_tile("p", int(inst.m), snap(inst.w_um), snap(inst.l_um)).kdb_cell.bbox()
+            total += box.width() * box.height() * 1e-6
+    return total
+
+
+def estimated_area_mm2(footprint_drawn: float, footprint_resized: float, reference: dict) -> float:
     devices, total = reference["devices"], reference["total"]
-    scaled = devices * sum(gate_resized.values()) / sum(gate_drawn.values())
-    return (total - devices + scaled) / 1e6
+    return (total - devices + devices * footprint_resized / footprint_drawn) / 1e6
 
 
 Design = tuple[str, str, float, float, float | None]
@@ -94,9 +108,12 @@ def main(argv: list[str] | None = None) -> None:
     spec = map_network(load_weights(DEFAULT_WEIGHTS))
     instances = flat_circuit(schematic_text(spec)).instances
     gate = gate_area_um2(instances, UNIT_NFET.l_um)
+    drawn_footprint = tile_footprint_um2(instances, instances, UNIT_NFET.l_um)
     rows = []
     for recipe, weights, scale, shared, least in designs:
-        resized = gate_area_um2(scale_matched_devices(instances, scale, UNIT_NFET.l_um, shared, least), UNIT_NFET.l_um)
+        resized_instances = scale_matched_devices(instances, scale, UNIT_NFET.l_um, shared, least)
+        resized = gate_area_um2(resized_instances, UNIT_NFET.l_um, instances)
+        footprint = tile_footprint_um2(resized_instances, instances, UNIT_NFET.l_um)
         with tempfile.TemporaryDirectory(prefix="bmru_pareto_") as tmp:
             start = time.perf_counter()
             mc_main([weights, "--inputs", args.inputs, "--samples", str(args.samples), "--seed", str(args.seed),
@@ -105,14 +122,14 @@ def main(argv: list[str] | None = None) -> None:
             data = json.loads((Path(tmp) / "mc.json").read_text())
         rows.append({"recipe": recipe, "weights": weights, "unit_scale": scale, "shared_scale": shared,
                      "shared_min_area_um2": least, "gate_area_um2": {k: round(v, 1) for k, v in resized.items()},
-                     "area_mm2_estimate": round(estimated_area_mm2(gate, resized, reference), 4),
+                     "area_mm2_estimate": round(estimated_area_mm2(drawn_footprint, footprint, reference), 4),
                      "accuracy": data["accuracy"], "decision_agreement": data["decision_agreement"],
                      "samples": data["samples"], "utterances": data["utterances"],
                      "seconds": round(time.perf_counter() - start, 1)})
         print(markdown(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
     result = {"what": "software Monte Carlo (schematic-level model, tt, 27 °C, 1.8 V, mismatch statistics) per "
-                      "design; area: reference layout's devices x resized gate area / drawn gate area + its "
-                      "routing (estimate, not drawn)", "gate_area_um2_at_scale_1": gate,
+                      "design; area: reference layout's devices x the resized devices' tile footprint / the "
+                      "drawn ones' + its routing (estimate, not drawn)", "gate_area_um2_at_scale_1": gate,
               "inputs": args.inputs, "seed": args.seed, "designs": rows, "table": markdown(rows)}
     write_json(args.out, result)
     print(result["table"])

@@ -323,11 +323,14 @@ def scale_matched_devices(instances: tuple[Instance, ...], factor: float, unit_l
     return tuple(out)
 
 
-def gate_area_um2(instances: tuple[Instance, ...], unit_l_um: float) -> dict[str, float]:
-    """Gate area W x L x m of the matched devices: parameters' own outputs and shared ones."""
+def gate_area_um2(instances: tuple[Instance, ...], unit_l_um: float,
+                  drawn: tuple[Instance, ...] | None = None) -> dict[str, float]:
+    """Gate area W x L x m of the matched devices: parameters' own outputs and shared ones.
+    ``drawn``: the circuit as drawn, when ``instances`` is a resized copy of it
+    (:func:`scale_matched_devices`); its devices of gate length ``unit_l_um`` say which count."""
     areas = {"outputs": 0.0, "shared": 0.0}
-    for inst in instances:
-        if abs(inst.l_um - unit_l_um) < 1e-9:
+    for reference, inst in zip(drawn or instances, instances):
+        if abs(reference.l_um - unit_l_um) < 1e-9:
             areas["outputs" if OUTPUT_DEVICE.search(inst.name) else "shared"] += inst.w_um * inst.l_um * inst.m
     return areas
 

@@ -98,8 +98,11 @@ def test_shared_min_area_resizes_only_shared_role_devices():
         else:  # outputs, cascodes and switches keep their size
             assert after == before, before.name
     assert changed > 50 and not any(OUTPUT_DEVICE.search(i.name) for i in instances if SHARED_ROLE_DEVICE.search(i.name))
-    areas = gate_area_um2(resized, UNIT_NFET.l_um)
-    assert areas["outputs"] == gate_area_um2(instances, UNIT_NFET.l_um)["outputs"]
+    drawn = gate_area_um2(instances, UNIT_NFET.l_um)
+    areas = gate_area_um2(resized, UNIT_NFET.l_um, instances)
+    assert areas["outputs"] == drawn["outputs"] and areas["shared"] > drawn["shared"] + 50 * 8
+    tripled = gate_area_um2(scale_matched_devices(instances, 3.0, UNIT_NFET.l_um, 1.0), UNIT_NFET.l_um, instances)
+    assert tripled["outputs"] == pytest.approx(9 * drawn["outputs"], rel=1e-3)
     with pytest.raises(Exception, match="shared minimum area"):
         scale_matched_devices(instances, 1.0, UNIT_NFET.l_um, 1.0, -1.0)
 
