@@ -139,7 +139,14 @@ class Forward:
     states: list  # per layer (B, T, N)
     candidates: list  # per layer (B, T, N)
     thresholds: list  # per layer (beta1, beta1 + delta), each (N,)
-    magnitudes: list = field(default_factory=list)  # per layer (B, T, N): sum of |current| in the candidate
+    # per layer: its input u (B, T, D) and the effective (W_c, b_c), for the relative margin
+    inputs: list = field(default_factory=list)
+    candidate_params: list = field(default_factory=list)
+
+    def magnitude(self, index: int) -> torch.Tensor:
+        """Layer ``index``'s sum of |currents| that make up each candidate (B, T, N)."""
+        weight, bias = self.candidate_params[index]
+        return self.inputs[index] @ weight.abs().T + bias.abs()
 
 
 # initial values: gains of the normal weight initialisations, constant biases, uniform ranges
@@ -243,10 +250,11 @@ class BMRUNet(nn.Module):
 
         relu = torch.relu
         u = relu(relu(x) @ real(p["W_in"], "W_in").T + real(p["b_in"], "b_in"))
-        states, candidates, thresholds, magnitudes = [], [], [], []
+        states, candidates, thresholds, inputs, candidate_params = [], [], [], [], []
         for index in range(self.n_layers):
             c = relu(u @ real(p["W_c"][index], f"W_c{index}").T + real(p["b_c"][index], f"b_c{index}"))
-            magnitudes.append(u @ p["W_c"][index].abs().T + p["b_c"][index].abs())
+            inputs.append(u)
+            candidate_params.append((p["W_c"][index], p["b_c"][index]))
             beta1, delta = p["beta1"][index], p["delta"][index]
             beta2 = real(beta1 + delta, f"beta2{index}")
             delta = real(delta, f"delta{index}")
@@ -273,7 +281,7 @@ class BMRUNet(nn.Module):
             thresholds.append((beta1, beta2))
         pre = u @ real(p["W_out"], "W_out").T + real(p["b_out"], "b_out")
         z = _ste(pre, relu(pre)) if readout_st else relu(pre)  # same forward; optional identity backward
-        return Forward(z, states, candidates, thresholds, magnitudes)
+        return Forward(z, states, candidates, thresholds, inputs, candidate_params)
 
     def margin_penalty(self, out: Forward, margin: float, relative: float = 0.0) -> torch.Tensor:
         """Mean over cells and frames of how far the candidate lies inside +-margin of the threshold
@@ -290,7 +298,7 @@ class BMRUNet(nn.Module):
             deciding = previous * beta1 + (1.0 - previous) * beta2
             distance = (c - deciding).abs()
             # the wanted margin is a target, not something to shrink: no gradient through it
-            wanted = (margin + relative * (deciding + out.magnitudes[index])).detach() if relative else margin
+            wanted = (margin + relative * (deciding + out.magnitude(index))).detach() if relative else margin
             # exact ties (c = b_c = threshold while a layer's inputs are silent) are left alone: the
             # circuit resolves them the model's way by design (its thresholds sit just below nominal)
             total = total + torch.where(distance == 0, 0.0, torch.relu(wanted - distance)).mean()

@@ -321,8 +321,10 @@ def test_margin_penalty_relative_part_grows_with_the_currents():
     beta1, beta2 = torch.tensor([1.0], dtype=torch.float64), torch.tensor([1.5], dtype=torch.float64)
     c = torch.tensor([[[1.4]]], dtype=torch.float64)
     s = torch.tensor([[[0.0]]], dtype=torch.float64)
-    magnitude = torch.tensor([[[2.5]]], dtype=torch.float64)
-    out = T.Forward(torch.zeros(1, 1, 2), [s], [c], [(beta1, beta2)], [magnitude])
+    # input 1.0 through a weight of -2.0, bias 0.5: |currents| sum to 2.5
+    u = torch.tensor([[[1.0]]], dtype=torch.float64)
+    params = (torch.tensor([[-2.0]], dtype=torch.float64), torch.tensor([0.5], dtype=torch.float64))
+    out = T.Forward(torch.zeros(1, 1, 2), [s], [c], [(beta1, beta2)], [u], [params])
     assert float(model.margin_penalty(out, 0.05)) == pytest.approx(0.0)  # 0.1 from beta2: clear
     # wanted 0.05 + 0.1 * (1.5 + 2.5) = 0.45, distance 0.1
     assert float(model.margin_penalty(out, 0.05, relative=0.1)) == pytest.approx(0.35)
