@@ -22,7 +22,8 @@ win and the ReLU clamps the node: the node then drops and the PMOS stays saturat
     bias of k fingers sources k * 0.25 units from the ``pb`` line;
   - the residual skip sources y_l + u_l (4 fingers on each quarter-current p-line).
 - ``vdd_cells`` (per BMRU cell):
-  - its own PMOS bias line ``pc``: one 0.25-unit branch from ``nb``, always;
+  - its own PMOS bias line ``pc``: one 0.25-unit branch from ``nb`` per ``cell_line_copies``
+    (:class:`generators.circuit.mapping.Sizing`), always;
   - the threshold source ``Xbeta2``: beta2 whatever the state (the clamp or the hysteresis sink
     takes what the candidate copy does not);
   - the output source ``Xalpha``: alpha, steered to ``h`` or dumped, except while a cell whose
@@ -30,7 +31,8 @@ win and the ReLU clamps the node: the node then drops and the PMOS stays saturat
   - the inverter load ``Xhold`` (4 bias fingers, 0.2 units) while the stored state is 0 and the
     layer's enable is high (the enable switches cut it otherwise).
 - ``vdd_bias``: the iref pin (one unit, not scaled by sigma: the bench's source draws it from
-  ``vdd_bias``) plus the ``pb`` diode and the ``nc`` line's PMOS, 0.25 units each.
+  ``vdd_bias``) plus the ``pb`` diode and the ``nc`` line's PMOS, 0.25 units each per
+  ``bias_line_copies``.
 
 Frame phases: the inputs step at a frame's start but layer l's cells update only when its enable
 rises (``sim.stimulus``: at 0.2 + 0.6 l / L of the frame); until then the cells hold the previous
@@ -54,7 +56,8 @@ import numpy as np
 from bmru.cli import CommandParser, fail, progress, write_json
 from bmru.model import relu, run
 from bmru.weights import Network
-from generators.circuit.mapping import (CONVERTER_FINGERS, REF_FINGERS, HardwareSpec, MappingConfig, load_mapped,
+from generators.circuit.mapping import (CONVERTER_FINGERS, REF_FINGERS, HardwareSpec, add_mapping_arguments,
+                                config_from, load_mapped,
                                 quantised_network)
 from generators.circuit.spice_cells import HOLD_FINGERS, positive_columns
 from pdk_sky130_180.devices import SUPPLY_V
@@ -181,7 +184,9 @@ def supply_currents(spec: HardwareSpec, x: np.ndarray, schedule: FrameSchedule =
     unit_nA = spec.unit_current_A * 1e9
     weights = schedule.phase_weights(layers)
     xr = relu(x)
-    bias_line = spec.bias_step  # every derived bias line (pb, nc, each cell's pc) is one bias-finger branch
+    bias_line = spec.bias_step  # a derived bias line (pb, nc, each cell's pc) is one bias-finger branch per copy
+    cell_line = bias_line * spec.sizing.cell_line_copies
+    global_lines = 2 * bias_line * spec.sizing.bias_line_copies  # pb and nc
     hold_units = HOLD_FINGERS * spec.cell_step  # a cell's inverter load, in cell-bias fingers
 
     # Input-side currents do not depend on the cell states.
@@ -209,7 +214,7 @@ def supply_currents(spec: HardwareSpec, x: np.ndarray, schedule: FrameSchedule =
             enabled = 1.0 if index < phase else 0.0
             hold = hold_units * (1.0 - stored) * enabled
             cells_phase += (alpha_drawn + hold).sum(axis=2)
-            cells_phase += (bias_line + layer.beta2).sum()  # own bias line, threshold source
+            cells_phase += (cell_line + layer.beta2).sum()  # own bias line, threshold source
             y = relu(h @ layer.W_o.T + layer.b_o)
             ff_phase += (PLINE_SHARE * u.sum(axis=2)  # u_l p-lines (the residual reads every one)
                          + _sources(u, layer.W_c, layer.b_c)
@@ -225,7 +230,7 @@ def supply_currents(spec: HardwareSpec, x: np.ndarray, schedule: FrameSchedule =
     for index, layer in enumerate(net.layers):
         after_fall = 1.0 - schedule.fall
         cells -= after_fall * hold_units * (1.0 - out.states[index]).sum(axis=2)
-    bias = np.full(x.shape[:2], 1.0 / sigma + 2 * bias_line)  # iref (1 unit) + pb + nc
+    bias = np.full(x.shape[:2], 1.0 / sigma + global_lines)  # iref (1 unit) + pb + nc
     scale = sigma * unit_nA
     return SupplyCurrents(ff * scale, cells * scale, bias * scale, xr.sum(axis=2) * unit_nA, events)
 
@@ -287,8 +292,7 @@ def parser() -> CommandParser:
     p.add_argument("-n", type=int, default=None, help="use only the first N utterances")
     p.add_argument("--json", dest="json_path", default=None,
                    help="write the results to this JSON file (default: print them)")
-    p.add_argument("--internal-scale", type=float, default=MappingConfig.internal_scale,
-                   help="internal current per software unit, as the mapping (default %(default)s)")
+    add_mapping_arguments(p)
     return p
 
 
@@ -296,7 +300,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if args.n is not None and args.n < 1:
         fail(f"-n: must be >= 1, got {args.n}")
-    net, inputs, spec = load_mapped(args.weights, args.inputs, args.n, args.internal_scale)
+    net, inputs, spec = load_mapped(args.weights, args.inputs, args.n, config_from(args))
     start = time.perf_counter()
     result = power(spec, inputs.x)
     seconds = time.perf_counter() - start

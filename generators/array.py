@@ -19,7 +19,8 @@ from bmru.weights import WeightsError, load_weights
 from generators.layout import floorplan as array_layout
 from generators.layout.picture import render_png
 from generators.layout.groups import matched_groups
-from generators.circuit.mapping import (TOP_NAME, CellSpec, HardwareSpec, MappingConfig, MappingError, map_network,
+from generators.circuit.mapping import (TOP_NAME, CellSpec, HardwareSpec, MappingConfig, MappingError, add_mapping_arguments,
+                                       config_from, map_network,
                                 spec_to_dict)
 from generators.circuit.netlist import Device, flatten, parse_spice, unreachable_devices
 from generators.circuit.schematic import schematic_text, track_order
@@ -110,10 +111,10 @@ def bmru_macros(spec: HardwareSpec, devices: list[Device]) -> list[array_layout.
     macros = []
     for path, members in sorted(_instances(devices, set(by_block)).items()):
         cell = by_block[members[0].blocks[-1]]
-        local = cell_devices(params_of(cell))
+        local = cell_devices(params_of(cell, spec.sizing))
         flat_net = _flat_nets(members, local)
         macros.append(array_layout.Macro(path, tuple(members), {pin: flat_net[pin] for pin in CELL_PINS},
-                                         bmru_cell_for(cell)))
+                                         bmru_cell_for(cell, sizing=spec.sizing)))
     return macros
 
 
@@ -250,6 +251,7 @@ def main(argv: list[str] | None = None) -> None:
                     "layout.gds (sky130) and layout.png.")
     parser.add_argument("weights", help="bmru-fq/1 weights file (.npz)")
     parser.add_argument("-o", "--out", default=None, help="output folder (default build/<weights stem>/)")
+    add_mapping_arguments(parser)
     parser.add_argument("--no-picture", action="store_true", help="skip layout.png")
     parser.add_argument("--no-matched-groups", action="store_true",
                         help="draw every MOSFET as its own cell instead of grouping mirror outputs "
@@ -263,8 +265,9 @@ def main(argv: list[str] | None = None) -> None:
                              "across, summing lines down, each weight's mirror output at their crossing")
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else default_out(args.weights)
+    config = config_from(args)
     try:
-        generate(args.weights, out, picture=not args.no_picture, matched=not args.no_matched_groups,
+        generate(args.weights, out, config, picture=not args.no_picture, matched=not args.no_matched_groups,
                  compact_cells=args.compact_cells, crossbars=args.crossbars)
     except (WeightsError, MappingError) as error:
         fail(str(error))

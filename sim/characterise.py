@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bmru.cli import progress, write_json
+from bmru.cli import fail, progress, write_json
 from generators.circuit import spice_cells as sc
-from generators.circuit.mapping import MappingConfig, CellSpec
+from generators.circuit.mapping import SHIPPED_SIZING, CellSpec, MappingConfig, MappingError, Sizing
 from pdk_sky130_180.models import include_line
 from sim.ngspice import control_block, options_line, run_deck
 
@@ -36,8 +36,13 @@ UNIT_A = 1e-9
 class _BiasOnly:
     """Just what :func:`spice_cells.bias_block` needs from a spec."""
 
-    def __init__(self, internal_scale: float):
+    def __init__(self, internal_scale: float, sizing: Sizing = SHIPPED_SIZING):
         self.internal_scale = internal_scale
+        self.sizing = sizing
+
+
+def _sink(name: str, drain: str, gate_a: str, gate_t: str, fingers: int, sizing: Sizing) -> list[str]:
+    return sc.sink(name, drain, gate_a, gate_t, fingers, sc.device_set(sizing.unit_um))
 
 
 def _deck(body: list[str], analysis: str, vectors: list[str], corner: str = "tt") -> str:
@@ -45,8 +50,8 @@ def _deck(body: list[str], analysis: str, vectors: list[str], corner: str = "tt"
                       control_block(analysis, vectors), ".end", ""])
 
 
-def _bias(sigma: float) -> list[str]:
-    return [sc.bias_block(_BiasOnly(sigma)), "Xbias iref nb pb nc vdd vss bmru_bias", f"Iref vdd iref {UNIT_A:g}",
+def _bias(sigma: float, sizing: Sizing) -> list[str]:
+    return [sc.bias_block(_BiasOnly(sigma, sizing)), "Xbias iref nb pb nc vdd vss bmru_bias", f"Iref vdd iref {UNIT_A:g}",
             "Vdd vdd 0 1.8", "Vss vss 0 0"]
 
 
@@ -54,16 +59,16 @@ def _bias(sigma: float) -> list[str]:
 # mirrors
 
 
-def mirror_sweep(sigma: float, out_voltages=(0.3, 0.5, 0.7), input_diode: int | None = None) -> dict:
+def mirror_sweep(sigma: float, out_voltages=(0.3, 0.5, 0.7), input_diode: int | None = None, sizing: Sizing = SHIPPED_SIZING) -> dict:
     """Weight-1.0 outputs (4 fingers) of a received signal: NMOS sink and PMOS source paths."""
     diode = input_diode or sc.diode_fingers_for_inputs(_BiasOnly(sigma))
     ideal_gain = sc.REF_FINGERS / diode
     currents = np.geomspace(1e-11, 8e-9, 25)
     rows = []
     for volts in out_voltages:
-        body = _bias(sigma) + [sc.receiver_block("s", diode, (True,)), "Xr t0 a0 p0 vdd vss rx_s",
-                               "Iin 0 t0 1e-9", sc.UNIT_PFET.line("Pout", "op", "p0", "vdd", "vdd", 4),
-                               *sc.sink("Nout", "on", "a0", "t0", 4), f"Vop op 0 {volts}", f"Von on 0 {volts}"]
+        body = _bias(sigma, sizing) + [sc.receiver_block("s", diode, (True,), sc.device_set(sizing.unit_um)), "Xr t0 a0 p0 vdd vss rx_s",
+                               "Iin 0 t0 1e-9", sc.device_set(sizing.unit_um).unit_pfet.line("Pout", "op", "p0", "vdd", "vdd", 4),
+                               *_sink("Nout", "on", "a0", "t0", 4, sizing=sizing), f"Vop op 0 {volts}", f"Von on 0 {volts}"]
         result = run_deck(_deck(body, "dc Iin 1e-11 8e-9 5e-12", ["i(vop)", "i(von)", "v(t0)"]))
         inp = result["scale"]
         p_out = np.interp(currents, inp, result["i(vop)"])
@@ -75,14 +80,14 @@ def mirror_sweep(sigma: float, out_voltages=(0.3, 0.5, 0.7), input_diode: int | 
     return {"internal_scale": sigma, "input_diode_fingers": diode, "output_fingers": 4, "sweeps": rows}
 
 
-def weight_linearity(sigma: float, fingers=(1, 2, 4, 8, 12), input_A: float = 1e-9) -> dict:
+def weight_linearity(sigma: float, fingers=(1, 2, 4, 8, 12), input_A: float = 1e-9, sizing: Sizing = SHIPPED_SIZING) -> dict:
     """Output current against finger count (the weight setting) at one input current."""
     diode = sc.diode_fingers_for_inputs(_BiasOnly(sigma))
-    body = _bias(sigma) + [sc.receiver_block("s", diode, (True,)), "Xr t0 a0 p0 vdd vss rx_s", f"Iin 0 t0 {input_A:g}"]
+    body = _bias(sigma, sizing) + [sc.receiver_block("s", diode, (True,), sc.device_set(sizing.unit_um)), "Xr t0 a0 p0 vdd vss rx_s", f"Iin 0 t0 {input_A:g}"]
     vectors = []
     for k in fingers:
-        body += [sc.UNIT_PFET.line(f"P{k}", f"op{k}", "p0", "vdd", "vdd", k), f"Vop{k} op{k} 0 0.5",
-                 *sc.sink(f"N{k}", f"on{k}", "a0", "t0", k), f"Von{k} on{k} 0 0.5"]
+        body += [sc.device_set(sizing.unit_um).unit_pfet.line(f"P{k}", f"op{k}", "p0", "vdd", "vdd", k), f"Vop{k} op{k} 0 0.5",
+                 *_sink(f"N{k}", f"on{k}", "a0", "t0", k, sizing=sizing), f"Von{k} on{k} 0 0.5"]
         vectors += [f"i(vop{k})", f"i(von{k})"]
     result = run_deck(_deck(body, "op", vectors))
     unit = input_A * sigma / 4
@@ -95,22 +100,22 @@ def weight_linearity(sigma: float, fingers=(1, 2, 4, 8, 12), input_A: float = 1e
 # the cell
 
 
-def cell_bench(sigma: float, cell: CellSpec, h_volts: float = 0.5, enable: str = "vdd") -> list[str]:
+def cell_bench(sigma: float, cell: CellSpec, h_volts: float = 0.5, enable: str = "vdd", sizing: Sizing = SHIPPED_SIZING) -> list[str]:
     """Bias, one cell and its input source (last line); the cell is always enabled unless
     ``enable`` names another node (its complement is then that name + "b")."""
     complement = "vss" if enable == "vdd" else f"{enable}b"
-    return _bias(sigma) + [sc.cell_block(cell),
+    return _bias(sigma, sizing) + [sc.cell_block(cell, sizing),
                            f"Xc c h st rst {enable} {complement} nb iref nc vdd vss {sc.cell_name(cell)}",
                            "Vrst rst 0 0", f"Vh h 0 {h_volts}", "Iin 0 c 0"]
 
 
-def cell_dc(sigma: float, beta1: int, delta: int, alpha: int, workdir: Path | None = None) -> dict:
+def cell_dc(sigma: float, beta1: int, delta: int, alpha: int, workdir: Path | None = None, sizing: Sizing = SHIPPED_SIZING) -> dict:
     """Up/down thresholds (in cell steps) by DC sweeps up then down (the sweep follows the branch)."""
     cell = CellSpec(0, 0, beta1, delta, alpha, 0)
     step_A = 0.05 * sigma * UNIT_A
     top = (beta1 + delta) * 2 * step_A
     fine = step_A / 100
-    body = cell_bench(sigma, cell)
+    body = cell_bench(sigma, cell, sizing=sizing)
     deck = "\n".join(["* cell dc", include_line("tt"), options_line(), *body, ".control", "set num_threads=1",
                       "set wr_singlescale", "set wr_vecnames", "option numdgt=9",
                       f"dc Iin 0 {top:.6g} {fine:.6g}", "wrdata up.txt v(st) i(vh)",
@@ -138,7 +143,7 @@ def cell_dc(sigma: float, beta1: int, delta: int, alpha: int, workdir: Path | No
             "output_slope_on": slope_on}
 
 
-def cell_switch_time(sigma: float, beta1: int, delta: int, alpha: int, margin_steps: float, setting: bool) -> float:
+def cell_switch_time(sigma: float, beta1: int, delta: int, alpha: int, margin_steps: float, setting: bool, sizing: Sizing = SHIPPED_SIZING) -> float:
     """ms from an input step to the state change; the input lands ``margin_steps`` past the threshold."""
     cell = CellSpec(0, 0, beta1, delta, alpha, 0)
     step_A = 0.05 * sigma * UNIT_A
@@ -146,7 +151,7 @@ def cell_switch_time(sigma: float, beta1: int, delta: int, alpha: int, margin_st
         start, target = 0.0, (beta1 + delta + margin_steps) * step_A
     else:
         start, target = 2 * (beta1 + delta) * step_A, (beta1 - margin_steps) * step_A
-    body = cell_bench(sigma, cell)
+    body = cell_bench(sigma, cell, sizing=sizing)
     body[-1] = f"Iin 0 c PWL(0 {start:.6g} 0.01 {start:.6g} 0.01001 {target:.6g} 0.03 {target:.6g})"
     result = run_deck(_deck(body, "tran 1e-5 0.03 0 5e-5", ["v(st)"]))
     t, st = result["scale"], result["v(st)"]
@@ -155,13 +160,13 @@ def cell_switch_time(sigma: float, beta1: int, delta: int, alpha: int, margin_st
     return float((t[flips[0]] - 0.01) * 1e3) if len(flips) else float("nan")
 
 
-def mirror_step(sigma: float, low_A: float, high_A: float) -> dict:
+def mirror_step(sigma: float, low_A: float, high_A: float, sizing: Sizing = SHIPPED_SIZING) -> dict:
     """Output (4 fingers, both paths) after a step of the input between two currents; ms to 1 %."""
     diode = sc.diode_fingers_for_inputs(_BiasOnly(sigma))
-    body = _bias(sigma) + [sc.receiver_block("s", diode, (True,)), "Xr t0 a0 p0 vdd vss rx_s",
+    body = _bias(sigma, sizing) + [sc.receiver_block("s", diode, (True,), sc.device_set(sizing.unit_um)), "Xr t0 a0 p0 vdd vss rx_s",
                            f"Iin 0 t0 PWL(0 {low_A:g} 0.005 {low_A:g} 0.00501 {high_A:g} 0.02 {high_A:g})",
-                           sc.UNIT_PFET.line("Pout", "op", "p0", "vdd", "vdd", 4), "Vop op 0 0.5",
-                           *sc.sink("Nout", "on", "a0", "t0", 4), "Von on 0 0.5"]
+                           sc.device_set(sizing.unit_um).unit_pfet.line("Pout", "op", "p0", "vdd", "vdd", 4), "Vop op 0 0.5",
+                           *_sink("Nout", "on", "a0", "t0", 4, sizing=sizing), "Von on 0 0.5"]
     result = run_deck(_deck(body, "tran 1e-6 0.02 0 1e-5", ["i(vop)", "i(von)"]))
     t = result["scale"]
     out = {}
@@ -176,13 +181,13 @@ def mirror_step(sigma: float, low_A: float, high_A: float) -> dict:
     return {"from_A": low_A, "to_A": high_A, **out}
 
 
-def leakage(sigma: float) -> dict:
+def leakage(sigma: float, sizing: Sizing = SHIPPED_SIZING) -> dict:
     diode = sc.diode_fingers_for_inputs(_BiasOnly(sigma))
-    body = _bias(sigma) + [sc.receiver_block("s", diode, (True,)), "Xr t0 a0 p0 vdd vss rx_s", "Iin 0 t0 0",
-                           sc.UNIT_PFET.line("Pout", "op", "p0", "vdd", "vdd", 12), "Vop op 0 0.5",
-                           *sc.sink("Nout", "on", "a0", "t0", 12), "Von on 0 0.5"]
+    body = _bias(sigma, sizing) + [sc.receiver_block("s", diode, (True,), sc.device_set(sizing.unit_um)), "Xr t0 a0 p0 vdd vss rx_s", "Iin 0 t0 0",
+                           sc.device_set(sizing.unit_um).unit_pfet.line("Pout", "op", "p0", "vdd", "vdd", 12), "Vop op 0 0.5",
+                           *_sink("Nout", "on", "a0", "t0", 12, sizing=sizing), "Von on 0 0.5"]
     result = run_deck(_deck(body, "op", ["i(vop)", "i(von)"]))
-    cell = cell_dc(sigma, 10, 10, 60)
+    cell = cell_dc(sigma, 10, 10, 60, sizing=sizing)
     return {"weight_3_pmos_zero_input_A": float(result["i(vop)"][0]),
             "weight_3_nmos_zero_input_A": float(-result["i(von)"][0]),
             "cell_alpha3_output_low_A": cell["output_low_A"]}
@@ -215,16 +220,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-o", "--out", default=OUT_DEFAULT, help="output folder (default %(default)s)")
     parser.add_argument("--internal-scale", type=float, default=MappingConfig.internal_scale,
                         help="internal current per software unit (default %(default)s)")
+    parser.add_argument("--unit-size", type=float, default=SHIPPED_SIZING.unit_um, metavar="UM",
+                        help="W = L (µm) of the matched unit fingers (default %(default)s)")
     parser.add_argument("--quick", action="store_true", help="fewer points (for tests)")
     args = parser.parse_args(argv)
     sigma = args.internal_scale
+    try:
+        sizing = Sizing(args.unit_size)
+    except MappingError as error:
+        fail(f"--unit-size: {error}")
+    devices = sc.device_set(sizing.unit_um)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
 
     progress("mirrors: error against input current and output voltage")
-    mirrors = mirror_sweep(sigma)
-    mirrors["linearity"] = weight_linearity(sigma)
+    mirrors = mirror_sweep(sigma, sizing=sizing)
+    mirrors["linearity"] = weight_linearity(sigma, sizing=sizing)
     write_json(out / "mirrors.json", mirrors)
 
     def draw_mirrors(ax):
@@ -240,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
 
     progress("cell: DC thresholds and outputs")
     configs = CELL_CONFIGS[:4] if args.quick else CELL_CONFIGS
-    cells = [cell_dc(sigma, *config) for config in configs]
+    cells = [cell_dc(sigma, *config, sizing=sizing) for config in configs]
     write_json(out / "cell_thresholds.json", {"internal_scale": sigma, "step_units": 0.05, "cells": cells})
 
     def draw_cells(ax):
@@ -256,14 +268,14 @@ def main(argv: list[str] | None = None) -> None:
     _plot(out / "cell_thresholds.png", draw_cells)
 
     progress("leakage floor")
-    leaks = leakage(sigma)
+    leaks = leakage(sigma, sizing)
     write_json(out / "leakage.json", leaks)
 
     progress("settling")
-    steps = [mirror_step(sigma, a, b) for a, b in ((1e-9, 3e-9), (0.0, 5e-11), (3e-9, 1e-9), (1e-9, 0.0))]
+    steps = [mirror_step(sigma, a, b, sizing) for a, b in ((1e-9, 3e-9), (0.0, 5e-11), (3e-9, 1e-9), (1e-9, 0.0))]
     margins = (0.1, 0.5, 2.0) if args.quick else (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0)
-    switching = [{"margin_steps": m, "set_ms": cell_switch_time(sigma, 6, 10, 20, m, True),
-                  "reset_ms": cell_switch_time(sigma, 6, 10, 20, m, False)} for m in margins]
+    switching = [{"margin_steps": m, "set_ms": cell_switch_time(sigma, 6, 10, 20, m, True, sizing),
+                  "reset_ms": cell_switch_time(sigma, 6, 10, 20, m, False, sizing)} for m in margins]
     write_json(out / "settling.json", {"mirror_steps": steps, "cell_switching_beta1_6_delta_10": switching})
 
     def draw_switching(ax):
@@ -283,6 +295,7 @@ def main(argv: list[str] | None = None) -> None:
     mid_n = np.concatenate([np.array(r["nmos_rel_error"])[m] for r, m in zip(mirrors["sweeps"], mid)])
     summary = {
         "internal_scale": sigma,
+        "unit_um": devices.unit_um,
         "corner": "tt", "temperature_C": 27.0,
         "mirror_pmos_rel_error_max": float(np.max(np.abs(all_p))),
         "mirror_nmos_rel_error_max": float(np.max(np.abs(all_n))),
@@ -295,9 +308,10 @@ def main(argv: list[str] | None = None) -> None:
         # thresholds sit 0.2-0.4 of a step below nominal (ties go the model's way), so a reset
         # needs the input more than that below beta1: quote the switching time at half a step
         "cell_switch_ms_at_0p5_step_margin": next((s for s in switching if s["margin_steps"] == 0.5), None),
-        "trims": {"pmos_diode": sc.PMOS_DIODE_TRIM, "cell_line": sc.CELL_LINE_TRIM,
-                  "threshold_source_width_um": {str(f): sc.threshold_finger_width(f) for f in (2, 22, 37, 50, 62, 90, 120)},
-                  "delta_line": sc.DELTA_LINE_TRIM},
+        "trims": {"pmos_diode": devices.pmos_diode_trim, "cell_line": devices.cell_line_trim,
+                  "threshold_source_width_um": {str(f): devices.threshold_finger_width(f)
+                                                for f in (2, 22, 37, 50, 62, 90, 120)},
+                  "delta_line": devices.delta_line_trim},
         "seconds": time.perf_counter() - start,
     }
     write_json(out / "summary.json", summary)

@@ -26,7 +26,7 @@ import numpy as np
 
 from bmru.cli import CommandParser, atomic_write, default_out, fail, progress, write_json
 from bmru.model import run
-from generators.circuit.mapping import MappingConfig, quantised_network
+from generators.circuit.mapping import add_mapping_arguments, quantised_network
 from generators.circuit.schematic import schematic_text
 from pdk_sky130_180.devices import PVT_SUPPLIES_V, PVT_TEMPERATURES_C
 from pdk_sky130_180.models import CORNERS, ModelsError
@@ -56,8 +56,7 @@ def parser() -> CommandParser:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="an existing Dask cluster")
     p.add_argument("--max-step", type=float, default=MAX_STEP_FRACTION,
                    help="largest transient step as a fraction of a frame (default %(default)s)")
-    p.add_argument("--internal-scale", type=float, default=MappingConfig.internal_scale,
-                   help="internal current per software unit (default %(default)s)")
+    add_mapping_arguments(p)
     p.add_argument("--extend", metavar="CORNERS_JSON", default=None,
                    help="a corners.json of the same job with fewer utterances: simulate only the utterances "
                         "it lacks and write the combined grid")
@@ -168,7 +167,8 @@ def main(argv: list[str] | None = None) -> None:
         kind, digest = netlist_kind(text), sha256_of(netlist)
         job = {"weights": str(args.weights), "inputs": str(args.inputs), "netlist": kind,
                "circuit_sha256": circuit_sha256(text), "max_step_fraction": args.max_step,
-               "internal_scale": args.internal_scale}
+               "internal_scale": args.internal_scale,
+               **spec.sizing.record()}
         previous = load_previous(args.extend, job, points, count) if args.extend else None
         first = previous["utterances"] if previous else 0
         new = count - first  # utterances first..count-1 are simulated here

@@ -24,10 +24,10 @@ import numpy as np
 from bmru.cli import CommandParser, atomic_write, default_out, fail, progress, write_json
 from bmru.mismatch import MismatchStats
 from bmru.model import RunOutput, run
-from generators.circuit.mapping import TOP_NAME, HardwareSpec, MappingConfig, load_mapped, quantised_network
+from generators.circuit.mapping import (TOP_NAME, HardwareSpec, add_mapping_arguments, config_from, load_mapped,
+                                       quantised_network)
 from generators.circuit.netlist import NetlistError, flatten, parse_spice
 from generators.circuit.schematic import schematic_text
-from generators.circuit.spice_cells import UNIT_NFET
 from pdk_sky130_180.devices import SUPPLY_V, TEMPERATURE_C
 from pdk_sky130_180.mismatch import (PARAMETERS, STATISTICS, Instance, MismatchError, draw, load_library,
                                      model_cards, mosfet_line, sigma_matrix)
@@ -159,7 +159,7 @@ def software_model(spec: HardwareSpec, circuit: FlatCircuit, corner: str = "tt",
     floor of a shared-role device's gate area (a what-if: see
     :func:`sim.mismatch_model.scale_matched_devices`)."""
     library = load_library(corner, statistics)
-    instances = scale_matched_devices(circuit.instances, unit_scale, UNIT_NFET.l_um, shared_scale,
+    instances = scale_matched_devices(circuit.instances, unit_scale, spec.sizing.unit_um, shared_scale,
                                       shared_min_area_um2)
     plan = build_plan(spec, instances)
     sensitivities = calibrate(plan.geometries, corner, statistics)
@@ -384,8 +384,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--training-stats", metavar="FILE", default=None,
                    help="write the per-role mismatch statistics that bmru.train --mismatch draws from, and stop")
     p.add_argument("--plot-utterance", type=int, default=0, help="utterance whose class currents are plotted")
-    p.add_argument("--internal-scale", type=float, default=MappingConfig.internal_scale,
-                   help="internal current per software unit (default %(default)s)")
+    add_mapping_arguments(p)
     p.add_argument("--extend", metavar="MC_JSON", default=None,
                    help="an mc.json of the same chips (seed, samples, circuit, settings) over fewer utterances: "
                         "simulate only the utterances it lacks and write the combined result")
@@ -549,7 +548,7 @@ def _circuit_runs(args, spec: HardwareSpec, circuit: FlatCircuit, model: Softwar
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     check_args(args)
-    net, inputs, spec = load_mapped(args.weights, args.inputs, args.n, args.internal_scale)
+    net, inputs, spec = load_mapped(args.weights, args.inputs, args.n, config_from(args))
     x, labels = inputs.x, inputs.y
     if not 0 <= args.plot_utterance < len(x):
         fail(f"--plot-utterance: expected 0..{len(x) - 1}, got {args.plot_utterance}")
@@ -563,7 +562,8 @@ def main(argv: list[str] | None = None) -> None:
                unit_scale=args.unit_scale,
                shared_scale=args.unit_scale if args.shared_scale is None else args.shared_scale,
                **({} if args.shared_min_area is None else {"shared_min_area_um2": args.shared_min_area}),
-               wheel=load_library(args.corner, args.statistics).wheel, internal_scale=args.internal_scale)
+               wheel=load_library(args.corner, args.statistics).wheel, internal_scale=args.internal_scale,
+               **spec.sizing.record())
     previous = load_previous(args.extend, job, len(x), args.plot_utterance) if args.extend else None
     try:
         circuit = flat_circuit(schematic)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bmru.cli import CommandParser, atomic_write, default_out, fail, progress, write_json
 from bmru.inputs import Inputs
-from generators.circuit.mapping import MappingConfig, load_mapped, spec_json
+from generators.circuit.mapping import add_mapping_arguments, config_from, load_mapped, spec_json
 from generators.circuit.schematic import schematic_text
 from pdk_sky130_180.devices import SUPPLY_RANGE_V, SUPPLY_V, TEMPERATURE_C, TEMPERATURE_RANGE_C
 from pdk_sky130_180.models import CORNERS, ModelsError
@@ -63,8 +63,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--temp", type=float, default=TEMPERATURE_C, help="temperature in °C (default %(default)s)")
     p.add_argument("--vdd", type=float, default=SUPPLY_V,
                    help="supply and control level in V (default %(default)s)")
-    p.add_argument("--internal-scale", type=float, default=MappingConfig.internal_scale,
-                   help="internal current per software unit (default %(default)s)")
+    add_mapping_arguments(p)
     p.add_argument("--max-step", type=float, default=MAX_STEP_FRACTION,
                    help="largest transient step as a fraction of a frame (default %(default)s)")
     p.add_argument("--skip", type=int, default=0, metavar="K",
@@ -102,7 +101,7 @@ def load_job(args: argparse.Namespace):
     """Weights, inputs and hardware spec named by the parsed arguments; exits with the reason
     (naming the bad input) when one is unusable."""
     check_args(args)
-    net, inputs, spec = load_mapped(args.weights, args.inputs, args.n, args.internal_scale)
+    net, inputs, spec = load_mapped(args.weights, args.inputs, args.n, config_from(args))
     return net, inputs, spec
 
 

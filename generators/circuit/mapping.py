@@ -37,6 +37,7 @@ import numpy as np
 from bmru.grid import HARDWARE_GRID, GridError, HardwareGrid, ParameterRange, check_recorded
 from bmru.weights import Network, validate
 from bmru.cli import atomic_write, default_out
+from generators.circuit.unit_devices import device_set
 
 SPEC_FORMAT = "bmru-hw/1"
 
@@ -45,10 +46,58 @@ class MappingError(ValueError):
     """A parameter the hardware cannot realise; the message names it (e.g. ``W_c0[1,2]``)."""
 
 
+REF_FINGERS = 4  # fingers of every signal's diode: a weight of k/4 is k output fingers
+CONVERTER_FINGERS = 1  # NMOS copy feeding the PMOS diode: the PMOS side carries 1/4 of the signal
+BIAS_LINE_FINGERS = 5  # diodes of the cell bias lines: one finger = 1/5 of a quarter unit = 0.05
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """How large the matched devices are drawn: a choice of matching against area, gate
+    capacitance and bias power, not a learned parameter (docs/robustness.md).
+
+    - ``unit_um``: W = L of every matched unit finger (a characterised
+      :class:`generators.circuit.unit_devices.DeviceSet`). Ratios stay finger counts.
+    - ``bias_line_copies``: fingers of each global bias-line branch (``npb``/``cpb``/``ppb``,
+      ``pnc`` and the ``nnc`` diode times as many). Every bias of the chip shares these
+      one-device paths; k fingers match sqrt(k) times better and draw k times the branch
+      current (0.25 sigma units each).
+    - ``cell_line_copies``: the same for each cell's own threshold line (``kpc``/``cpc``/``ppc``),
+      which sets both of the cell's thresholds and its output.
+    - ``cell_input_fingers``: the cell's candidate diode ``M1`` and its copy ``M2`` (with their
+      cascodes ``T1``/``M2c``): a 1:1 mirror, so more fingers cost no current.
+    """
+
+    unit_um: float = 1.0
+    bias_line_copies: int = 1
+    cell_line_copies: int = 1
+    cell_input_fingers: int = REF_FINGERS
+
+    def __post_init__(self) -> None:
+        try:
+            device_set(self.unit_um)
+        except ValueError as error:
+            raise MappingError(f"unit_um: {error}") from None
+        for name in ("bias_line_copies", "cell_line_copies", "cell_input_fingers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise MappingError(f"{name}: must be a positive integer, got {value!r}")
+
+    def record(self) -> dict:
+        """``{"sizing": fields that differ from the shipped sizing}``, or ``{}`` for the shipped
+        one: what a result's job description records (older results stay comparable)."""
+        changed = {k: v for k, v in asdict(self).items() if v != getattr(SHIPPED_SIZING, k)}
+        return {"sizing": changed} if changed else {}
+
+
+SHIPPED_SIZING = Sizing()
+
+
 @dataclass(frozen=True)
 class MappingConfig:
     grid: HardwareGrid = HARDWARE_GRID  # bmru.grid: the one grid training and mapping share
     internal_scale: float = 0.5  # sigma: internal current per software unit, in units
+    sizing: Sizing = field(default_factory=Sizing)
 
     @property
     def weight(self) -> ParameterRange:
@@ -68,11 +117,6 @@ class MappingConfig:
             raise MappingError(f"internal_scale: {self.internal_scale} must make {REF_FINGERS}/scale an integer")
         if not math.isclose(self.weight.step * REF_FINGERS, 1.0):
             raise MappingError("weight.step: must be 1/REF_FINGERS (one finger against the 4-finger reference)")
-
-
-REF_FINGERS = 4  # fingers of every signal's diode: a weight of k/4 is k output fingers
-CONVERTER_FINGERS = 1  # NMOS copy feeding the PMOS diode: the PMOS side carries 1/4 of the signal
-BIAS_LINE_FINGERS = 5  # diodes of the cell bias lines: one finger = 1/5 of a quarter unit = 0.05
 
 
 @dataclass(frozen=True)
@@ -133,6 +177,7 @@ class HardwareSpec:
     class_names: tuple[str, ...]
     meta_json: str
     quantisation_max_error: dict = field(default_factory=dict)
+    sizing: Sizing = field(default_factory=Sizing)
 
     def projection(self, name: str) -> Projection:
         for projection in self.projections:
@@ -220,7 +265,8 @@ def map_network(net: Network, config: MappingConfig = MappingConfig()) -> Hardwa
         frame_period_s=net.meta.frame_period_s, internal_scale=config.internal_scale,
         weight_step=config.weight.step, bias_step=config.bias.step, cell_step=config.cell.step,
         projections=tuple(projections), cells=tuple(cells), class_names=tuple(net.meta.classes),
-        meta_json=net.meta.to_json(), quantisation_max_error={k: round(v, 12) for k, v in sorted(errors.items())})
+        meta_json=net.meta.to_json(), quantisation_max_error={k: round(v, 12) for k, v in sorted(errors.items())},
+        sizing=config.sizing)
 
 
 def quantised_network(spec: HardwareSpec) -> Network:
@@ -245,6 +291,7 @@ def quantised_network(spec: HardwareSpec) -> Network:
 def spec_to_dict(spec: HardwareSpec) -> dict:
     data = asdict(spec)
     data["projections"] = [asdict(p) for p in spec.projections]
+    data["sizing"] = asdict(spec.sizing)
     data["cells"] = [dict(asdict(c), beta2_fingers=c.beta2_fingers, name=c.name) for c in spec.cells]
     data["top"] = {"name": TOP_NAME, "pins": list(spec.top_pins)}
     data["meta"] = json.loads(spec.meta_json)
@@ -267,7 +314,8 @@ def spec_from_dict(data: dict) -> HardwareSpec:
             internal_scale=float(data["internal_scale"]), weight_step=float(data["weight_step"]),
             bias_step=float(data["bias_step"]), cell_step=float(data["cell_step"]), projections=projections,
             cells=cells, class_names=tuple(data["class_names"]), meta_json=str(data["meta_json"]),
-            quantisation_max_error=dict(data.get("quantisation_max_error", {})))
+            quantisation_max_error=dict(data.get("quantisation_max_error", {})),
+            sizing=Sizing(**data.get("sizing", {})))
     except (KeyError, TypeError, ValueError) as error:
         raise MappingError(f"spec: malformed ({error!r})") from None
 
@@ -292,8 +340,37 @@ def load_spec(path: str | Path) -> HardwareSpec:
     return spec_from_dict(data)
 
 
+def add_mapping_arguments(parser) -> None:
+    """The mapping options every command that maps weights shares."""
+    parser.add_argument("--internal-scale", type=float, default=MappingConfig.internal_scale,
+                        help="internal current per software unit, in units (default %(default)s)")
+    shipped = SHIPPED_SIZING
+    parser.add_argument("--unit-size", type=float, default=shipped.unit_um, metavar="UM",
+                        help="W = L (µm) of every matched unit finger: mirrors, diodes, bias lines, cell "
+                             "sources (default %(default)s; characterised sizes only)")
+    parser.add_argument("--bias-line-copies", type=int, default=shipped.bias_line_copies, metavar="K",
+                        help="fingers of each global bias-line branch: better matching for K times its "
+                             "current (default %(default)s)")
+    parser.add_argument("--cell-line-copies", type=int, default=shipped.cell_line_copies, metavar="K",
+                        help="fingers of each cell's threshold-line branch (default %(default)s)")
+    parser.add_argument("--cell-input-fingers", type=int, default=shipped.cell_input_fingers, metavar="K",
+                        help="fingers of each cell's candidate diode and its copy (default %(default)s)")
+
+
+def config_from(args) -> MappingConfig:
+    """The mapping configuration of parsed :func:`add_mapping_arguments` options; exits naming a
+    bad one."""
+    from bmru.cli import fail  # noqa: PLC0415
+
+    try:
+        sizing = Sizing(args.unit_size, args.bias_line_copies, args.cell_line_copies, args.cell_input_fingers)
+        return MappingConfig(internal_scale=args.internal_scale, sizing=sizing)
+    except MappingError as error:
+        fail(str(error))
+
+
 def load_mapped(weights: str | Path, inputs: str | Path, limit: int | None = None,
-                internal_scale: float = MappingConfig.internal_scale):
+                config: MappingConfig = MappingConfig()):
     """(network, inputs, hardware spec) for a command: exits with a one-line reason naming the
     bad input (weights, inputs file or a parameter the hardware cannot realise)."""
     from bmru.cli import fail  # noqa: PLC0415
@@ -303,7 +380,7 @@ def load_mapped(weights: str | Path, inputs: str | Path, limit: int | None = Non
     try:
         net = load_weights(weights)
         loaded = load_inputs(inputs, n_in=net.n_in, limit=limit, classes=net.classes)
-        spec = map_network(net, MappingConfig(internal_scale=internal_scale))
+        spec = map_network(net, config)
     except (WeightsError, InputsError, MappingError) as error:
         fail(str(error))
     return net, loaded, spec
@@ -311,7 +388,7 @@ def load_mapped(weights: str | Path, inputs: str | Path, limit: int | None = Non
 
 def spec_from_command_line(prog: str, description: str,
                            argv: list[str] | None = None) -> tuple[HardwareSpec, Path]:
-    """The shared command line of the mapping-stage tools (WEIGHTS [-o OUT] [--internal-scale]):
+    """The shared command line of the mapping-stage tools (WEIGHTS [-o OUT] [--internal-scale] [--unit-size]):
     the mapped spec and the output folder; exits naming the bad input when mapping fails."""
     import argparse  # noqa: PLC0415
 
@@ -321,11 +398,11 @@ def spec_from_command_line(prog: str, description: str,
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("weights", help="bmru-fq/1 weights file (.npz)")
     parser.add_argument("-o", "--out", default=None, help="output folder (default build/<weights stem>/)")
-    parser.add_argument("--internal-scale", type=float, default=MappingConfig.internal_scale,
-                        help="internal current per software unit, in units (default %(default)s)")
+    add_mapping_arguments(parser)
     args = parser.parse_args(argv)
+    config = config_from(args)
     try:
-        spec = map_network(load_weights(args.weights), MappingConfig(internal_scale=args.internal_scale))
+        spec = map_network(load_weights(args.weights), config)
     except (WeightsError, MappingError) as error:
         fail(str(error))
     return spec, Path(args.out) if args.out else default_out(args.weights)

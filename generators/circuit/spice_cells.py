@@ -15,7 +15,7 @@ Conventions shared by every block
   quarter of it (1 NMOS finger against the 4-finger diode) into a 1-finger diode-connected PMOS
   (the "p-line"); a PMOS output of k fingers then sources k/4 of the signal (PMOS drain
   sensitivity is only ~1-2 %/V).
-- Devices are unit fingers (``UNIT_NFET`` / ``UNIT_PFET``); a parameter of k fingers is ONE
+- Devices are unit fingers (:class:`DeviceSet`, ``unit_um`` x ``unit_um``); a parameter of k fingers is ONE
   instance with ``m=k``. NMOS bulks go to ``vss``, PMOS bulks to the block's ``vdd``.
 - Instance names say which learned parameter a device realises: ``XW_c0_r1_c2`` is
   ``W_c0[1, 2]`` (``XW_c0_r1_c2_cas`` its cascode when it is a sink), ``Xb_o1_r3`` is ``b_o1[3]``; in a cell ``Xbeta2``, ``Xdelta``, ``Xalpha`` and
@@ -27,65 +27,21 @@ No element other than MOSFET sub-circuit instances and block instances appears i
 
 from __future__ import annotations
 
-import numpy as np
-
-from dataclasses import dataclass
-
-from generators.circuit.mapping import (BIAS_LINE_FINGERS, CONVERTER_FINGERS, REF_FINGERS, CellSpec, HardwareSpec,
-                                Projection)
-from pdk_sky130_180.devices import NMOS, PMOS, Fet
-from pdk_sky130_180.rules import snap  # widths on the 5 nm manufacturing grid (x.1b)
+from generators.circuit.unit_devices import (DEVICES_1UM, SWITCH_NFET, SWITCH_PFET, DeviceSet, UnitDevice,
+                                             device_set)
+from generators.circuit.mapping import (BIAS_LINE_FINGERS, CONVERTER_FINGERS, REF_FINGERS, SHIPPED_SIZING, CellSpec,
+                                        HardwareSpec, Projection, Sizing)
+from pdk_sky130_180.devices import NMOS, PMOS
 
 
-@dataclass(frozen=True)
-class UnitDevice:
-    fet: Fet
-    w_um: float
-    l_um: float
-
-    def line(self, name: str, d: str, g: str, s: str, b: str, m: int = 1) -> str:
-        return self.fet.instance(name, d, g, s, b, self.w_um, self.l_um, m)
-
-
-# Unit fingers, W/L = 1 µm / 1 µm. Every NMOS output is cascoded, so its drain-voltage
-# sensitivity does not matter; the gate area is kept small because the signal lines must settle
-# within a fraction of a 10 ms frame at tens of pA per finger (gate capacitance / current).
-UNIT_NFET = UnitDevice(NMOS, 1.0, 1.0)
-UNIT_PFET = UnitDevice(PMOS, 1.0, 1.0)
-# Switches, the state inverter, the clamp and the reset device: small, so the comparator node
-# carries little capacitance (it must swing within a fraction of a frame at tens of pA), and
-# L = 0.5 µm so an off NMOS leaks far less than the inverter's load current.
-SWITCH_NFET = UnitDevice(NMOS, 0.42, 0.5)
-SWITCH_PFET = UnitDevice(PMOS, 0.42, 0.5)
-
-# PMOS diodes are trimmed: a PMOS output sits at ~1.0-1.5 V source-drain voltage against its
-# diode's ~0.5 V and so delivers ~2 % more than its finger ratio. In the sky130 model a PMOS
-# near W = 1 µm carries *more* current when narrower, so the trimmed diode is narrower
-# (values found with ``python -m sim.characterise``; see characterisation/summary.json).
-PMOS_DIODE_TRIM = 0.962
-PMOS_DIODE = UnitDevice(PMOS, snap(UNIT_PFET.w_um * PMOS_DIODE_TRIM), UNIT_PFET.l_um)
-# The cell's threshold line gets its own trim (its sources see ~1.2 V at the comparator's trip point).
-CELL_LINE_TRIM = 0.955
-CELL_LINE_DIODE = UnitDevice(PMOS, snap(UNIT_PFET.w_um * CELL_LINE_TRIM), UNIT_PFET.l_um)
-# The hysteresis-width line (NMOS) likewise, so that delta matches beta2 at the trip point.
-DELTA_LINE_TRIM = 1.025
-DELTA_LINE_DIODE = UnitDevice(NMOS, snap(UNIT_NFET.w_um * DELTA_LINE_TRIM), UNIT_NFET.l_um)
-
-# The threshold source's fingers are a little wider than the unit, more so the more fingers it
-# has. With unit fingers the set threshold sits ~0.15 of a step below nominal up to ~20 fingers
-# (the tie sink below, by design) but drifts up beyond (+0.06 of a step at 37 fingers, +0.26 at
-# 50, +0.48 at 62), so exact ties at large beta2 failed to set. Widening each finger by dw
-# lowers the threshold by ~0.56 * dw[µm] * fingers steps. The extra width below, found with
-# DC sweeps of the cell (``sim.characterise.cell_dc``), keeps both thresholds between 0.05 and
-# 0.35 of a step below nominal from 2 to 120 fingers (characterisation/cell_thresholds.json).
-THRESHOLD_EXTRA_WIDTH_UM = ((22, 0.0), (37, 0.01), (50, 0.015), (62, 0.018), (90, 0.025), (120, 0.03))
+# The shipped unit size's devices, for code that is not about a particular spec.
+UNIT_NFET = DEVICES_1UM.unit_nfet
+UNIT_PFET = DEVICES_1UM.unit_pfet
 
 
 def threshold_finger_width(fingers: int) -> float:
-    """Finger width (µm) of a cell's threshold source of ``fingers`` fingers, on the 5 nm grid."""
-    points_f = [f for f, _ in THRESHOLD_EXTRA_WIDTH_UM]
-    points_w = [w for _, w in THRESHOLD_EXTRA_WIDTH_UM]
-    return snap(UNIT_PFET.w_um + float(np.interp(fingers, points_f, points_w)))
+    """Threshold finger width (µm) at the shipped unit size (:meth:`DeviceSet.threshold_finger_width`)."""
+    return DEVICES_1UM.threshold_finger_width(fingers)
 
 
 # A constant sink of about a tenth of a cell step on the comparator node, so both thresholds sit
@@ -127,16 +83,18 @@ def bias_block(spec: HardwareSpec) -> str:
     sigma per finger (delta sinks). Each cell makes its own PMOS line from ``nb`` (see
     :func:`cell_block`).
     """
-    n, p = UNIT_NFET, UNIT_PFET
+    devices = device_set(spec.sizing.unit_um)
+    n, p = devices.unit_nfet, devices.unit_pfet
     ref = diode_fingers_for_inputs(spec)
+    copies = spec.sizing.bias_line_copies
     body = [
         n.line("Ncas", "iref", "iref", "nb", "vss", ref),
         n.line("Nref", "nb", "nb", "vss", "vss", ref),
-        n.line("Npb", "kpb", "nb", "vss", "vss", 1),
-        n.line("Cpb", "pb", "iref", "kpb", "vss", 1),
-        PMOS_DIODE.line("Ppb", "pb", "pb", "vdd", "vdd", 1),
-        p.line("Pnc", "nc", "pb", "vdd", "vdd", 1),
-        DELTA_LINE_DIODE.line("Nnc", "nc", "nc", "vss", "vss", BIAS_LINE_FINGERS),
+        n.line("Npb", "kpb", "nb", "vss", "vss", copies),
+        n.line("Cpb", "pb", "iref", "kpb", "vss", copies),
+        devices.pmos_diode.line("Ppb", "pb", "pb", "vdd", "vdd", copies),
+        p.line("Pnc", "nc", "pb", "vdd", "vdd", copies),
+        devices.delta_line_diode.line("Nnc", "nc", "nc", "vss", "vss", BIAS_LINE_FINGERS * copies),
     ]
     return _subckt(BIAS_NAME, BIAS_PINS, body, "Bias generator: every bias current derives from the iref pin.")
 
@@ -154,22 +112,24 @@ def receiver_pins(size: int, converters: tuple[bool, ...]) -> list[str]:
     return pins + [f"p{i}" for i in range(size) if converters[i]] + ["vdd", "vss"]
 
 
-def sink(name: str, drain: str, gate_a: str, gate_t: str, m: int) -> list[str]:
+def sink(name: str, drain: str, gate_a: str, gate_t: str, m: int, devices: DeviceSet = DEVICES_1UM) -> list[str]:
     """A cascoded NMOS mirror output of ``m`` fingers: bottom (gate ``a``) and cascode (gate ``t``)."""
     mid = f"k_{name}"
-    return [UNIT_NFET.line(name, mid, gate_a, "vss", "vss", m), UNIT_NFET.line(f"{name}_cas", drain, gate_t, mid, "vss", m)]
+    n = devices.unit_nfet
+    return [n.line(name, mid, gate_a, "vss", "vss", m), n.line(f"{name}_cas", drain, gate_t, mid, "vss", m)]
 
 
-def receiver_block(bundle: str, diode_fingers: int, converters: tuple[bool, ...]) -> str:
+def receiver_block(bundle: str, diode_fingers: int, converters: tuple[bool, ...],
+                   devices: DeviceSet = DEVICES_1UM) -> str:
     """Per signal: the ReLU diode stack (``t`` over ``a``) and, where needed, the quarter-current p-line."""
-    n = UNIT_NFET
+    n = devices.unit_nfet
     body = []
     for i, convert in enumerate(converters):
         body.append(n.line(f"T{i}", f"t{i}", f"t{i}", f"a{i}", "vss", diode_fingers))
         body.append(n.line(f"D{i}", f"a{i}", f"a{i}", "vss", "vss", diode_fingers))
         if convert:
-            body += sink(f"K{i}", f"p{i}", f"a{i}", f"t{i}", CONVERTER_FINGERS)
-            body.append(PMOS_DIODE.line(f"P{i}", f"p{i}", f"p{i}", "vdd", "vdd", 1))
+            body += sink(f"K{i}", f"p{i}", f"a{i}", f"t{i}", CONVERTER_FINGERS, devices)
+            body.append(devices.pmos_diode.line(f"P{i}", f"p{i}", f"p{i}", "vdd", "vdd", 1))
     return _subckt(receiver_name(bundle), receiver_pins(len(converters), converters), body,
                    f"Receiver of signals {bundle}: ReLU diode stacks ({diode_fingers} fingers) and n->p converters.")
 
@@ -193,13 +153,13 @@ def projection_pins(projection: Projection) -> list[str]:
             + [f"t{i}" for i in range(projection.rows)] + ["iref", "nb", "pb", "vdd", "vss"])
 
 
-def projection_block(projection: Projection) -> str:
+def projection_block(projection: Projection, devices: DeviceSet = DEVICES_1UM) -> str:
     """One mirror output per non-zero weight and bias; the outputs of a row meet at node ``t<row>``.
 
     Positive: a PMOS of k fingers on the column's p-line (or ``pb`` for a bias). Negative: a
     cascoded NMOS pair of k fingers on the column's ``a``/``t`` lines (or ``nb``/``iref``).
     """
-    p = UNIT_PFET
+    p = devices.unit_pfet
     key = projection.weight_key
     body = []
     for i, row in enumerate(projection.weight_fingers):
@@ -208,13 +168,13 @@ def projection_block(projection: Projection) -> str:
             if k > 0:
                 body.append(p.line(name, f"t{i}", f"sp{j}", "vdd", "vdd", k))
             elif k < 0:
-                body += sink(name, f"t{i}", f"sa{j}", f"st{j}", -k)
+                body += sink(name, f"t{i}", f"sa{j}", f"st{j}", -k, devices)
         k = projection.bias_fingers[i]
         name = f"b_{projection.bias_key[2:]}_r{i}"
         if k > 0:
             body.append(p.line(name, f"t{i}", "pb", "vdd", "vdd", k))
         elif k < 0:
-            body += sink(name, f"t{i}", "nb", "iref", -k)
+            body += sink(name, f"t{i}", "nb", "iref", -k, devices)
     return _subckt(projection_name(projection), projection_pins(projection), body,
                    f"Mirror group {key} / {projection.bias_key}: "
                    f"{projection.rows} summing nodes from {projection.cols} signals.")
@@ -231,7 +191,7 @@ def cell_name(cell: CellSpec) -> str:
     return f"bmru_{cell.name}"
 
 
-def cell_block(cell: CellSpec) -> str:
+def cell_block(cell: CellSpec, sizing: Sizing = SHIPPED_SIZING) -> str:
     """Current-mode Schmitt trigger with its own threshold bias line, 20 transistors.
 
     ``c``: candidate summing node, into the ReLU diode stack ``T1``/``M1``; ``M2`` (cascoded by
@@ -262,17 +222,19 @@ def cell_block(cell: CellSpec) -> str:
     the global ``nb`` line: a switching cell kicks its bias line through the drain-gate
     capacitance of its sources, and a shared line would shift every other cell's thresholds.
     """
-    n, p, ns, ps = UNIT_NFET, UNIT_PFET, SWITCH_NFET, SWITCH_PFET
+    devices = device_set(sizing.unit_um)
+    n, p, ns, ps = devices.unit_nfet, devices.unit_pfet, SWITCH_NFET, SWITCH_PFET
+    line, inputs = sizing.cell_line_copies, sizing.cell_input_fingers
     reset_node = "x" if cell.s0 == 1 else "st"
     body = [
-        n.line("Kpc", "kpc", "nb", "vss", "vss", 1),
-        n.line("Cpc", "pc", "ncas", "kpc", "vss", 1),
-        CELL_LINE_DIODE.line("Ppc", "pc", "pc", "vdd", "vdd", BIAS_LINE_FINGERS),
-        n.line("T1", "c", "c", "a", "vss", REF_FINGERS),
-        n.line("M1", "a", "a", "vss", "vss", REF_FINGERS),
-        n.line("M2", "xm", "a", "vss", "vss", REF_FINGERS),
-        n.line("M2c", "x", "c", "xm", "vss", REF_FINGERS),
-        UnitDevice(PMOS, threshold_finger_width(cell.beta2_fingers), UNIT_PFET.l_um).line(
+        n.line("Kpc", "kpc", "nb", "vss", "vss", line),
+        n.line("Cpc", "pc", "ncas", "kpc", "vss", line),
+        devices.cell_line_diode.line("Ppc", "pc", "pc", "vdd", "vdd", BIAS_LINE_FINGERS * line),
+        n.line("T1", "c", "c", "a", "vss", inputs),
+        n.line("M1", "a", "a", "vss", "vss", inputs),
+        n.line("M2", "xm", "a", "vss", "vss", inputs),
+        n.line("M2c", "x", "c", "xm", "vss", inputs),
+        UnitDevice(PMOS, devices.threshold_finger_width(cell.beta2_fingers), devices.unit_um).line(
             "beta2", "x", "pc", "vdd", "vdd", cell.beta2_fingers),
         ps.line("clamp", "vss", "vss", "x", "vdd", 1),
         n.line("delta", "xd", "nc", "vss", "vss", cell.delta_fingers),
@@ -305,9 +267,9 @@ def residual_pins(width: int) -> list[str]:
         "vdd", "vss"]
 
 
-def residual_block(layer: int, width: int) -> str:
+def residual_block(layer: int, width: int, devices: DeviceSet = DEVICES_1UM) -> str:
     """u_{l+1} = y_l + u_l: PMOS copies (4 fingers on the quarter-current p-lines) of both into t."""
-    p = UNIT_PFET
+    p = devices.unit_pfet
     body = []
     for i in range(width):
         body.append(p.line(f"R_y{i}", f"t{i}", f"yp{i}", "vdd", "vdd", REF_FINGERS))

@@ -210,13 +210,30 @@ def _check_bmru_cell(params, tmp_path, row_um=None):
 def test_bmru_cell_of_the_reference_is_clean(cell, tmp_path):
     from generators.layout.cells.bmru_cell import bmru_cell_for, params_of
 
-    c = _check_bmru_cell(tuple(vars(params_of(cell)).values()), tmp_path)
+    p = params_of(cell)
+    c = _check_bmru_cell((p.beta1_fingers, p.delta_fingers, p.alpha_fingers, p.s0), tmp_path)
     assert c is bmru_cell_for(cell)
 
 
 @pytest.mark.parametrize("params", _cell_extremes(), ids=lambda p: "b{}_d{}_a{}_s{}".format(*p))
 def test_bmru_cell_extremes_are_clean(params, tmp_path):
     _check_bmru_cell(params, tmp_path)
+
+
+@pytest.mark.parametrize("params", [(1, 1, 1, 0), (60, 60, 60, 1)], ids=lambda p: "b{}_d{}_a{}_s{}".format(*p))
+def test_bmru_cell_of_another_sizing_is_clean(params, tmp_path):
+    """Larger unit fingers and more fingers on the cell's line and candidate mirror: still DRC-
+    and LVS-clean on its own, a cell of its own name (the shipped cells keep theirs), and the
+    layout the array draws for that sizing."""
+    from generators.circuit.mapping import CellSpec, Sizing
+    from generators.layout.cells.bmru_cell import BmruCellParams, bmru_cell, bmru_cell_for, bmru_cell_sized, \
+        bmru_cell_spice
+
+    sizing = Sizing(2.0, bias_line_copies=16, cell_line_copies=8, cell_input_fingers=8)
+    c = bmru_cell_sized(*params, unit_um=2.0, cell_line_copies=8, cell_input_fingers=8)
+    _check(c, bmru_cell_spice(BmruCellParams(*params, sizing), c.name), tmp_path)
+    assert c is bmru_cell_for(CellSpec(0, 0, *params), sizing=sizing)
+    assert c.name != bmru_cell(*params).name and c.dbbox().width() > bmru_cell(*params).dbbox().width()
 
 
 @pytest.mark.parametrize("row_um", [24.0, 64.0])
@@ -261,12 +278,13 @@ def test_bmru_cell_matched_sources_share_rows_when_widths_allow():
     assert {"beta2", "hold_alpha"} <= blocks(widest_unit + 1)  # widened threshold fingers: apart
 
 
-@pytest.mark.parametrize("bad", [dict(beta1_fingers=0), dict(delta_fingers=1.5), dict(s0=2), dict(row_um=-1.0)])
+@pytest.mark.parametrize("bad", [dict(beta1_fingers=0), dict(delta_fingers=1.5), dict(s0=2), dict(row_um=-1.0),
+                                 dict(unit_um=1.5), dict(cell_line_copies=0)])
 def test_bmru_cell_rejects_bad_params(bad):
-    from generators.layout.cells.bmru_cell import bmru_cell
+    from generators.layout.cells.bmru_cell import bmru_cell_sized
 
     with pytest.raises(ValueError):
-        bmru_cell(**(dict(beta1_fingers=1, delta_fingers=1, alpha_fingers=1, s0=0) | bad))
+        bmru_cell_sized(**(dict(beta1_fingers=1, delta_fingers=1, alpha_fingers=1, s0=0) | bad))
 
 
 _GEN_BMRU = """

@@ -9,8 +9,8 @@ import pytest
 
 from bmru.model import run
 from bmru.weights import validate
-from generators.circuit.mapping import (MappingConfig, MappingError, load_spec, map_network, quantised_network,
-                                spec_from_dict, spec_json, spec_to_dict, write_spec)
+from generators.circuit.mapping import (MappingConfig, MappingError, Sizing, load_spec, map_network,
+                                        quantised_network, spec_from_dict, spec_json, spec_to_dict, write_spec)
 from tests.conftest import random_arrays
 
 
@@ -132,3 +132,59 @@ def test_device_flavour_has_one_home():
     assert fet(NFET) is NMOS and fet("n") is NMOS and fet(PFET) is PMOS and fet("p") is PMOS
     with pytest.raises(ValueError, match="'q'"):
         fet("q")
+
+
+def test_unit_size_is_a_mapping_parameter(grid_net, tmp_path, capsys):
+    """--unit-size draws every matched device (and only those) at the chosen W = L; the spec
+    records it, and a size without a characterised device set is refused by name, before
+    anything is written."""
+    from generators.circuit.netlist import flatten, parse_spice
+    from generators.circuit.schematic import schematic_text
+    from generators.circuit.mapping import TOP_NAME, main
+    from bmru.weights import save_weights
+
+    def sizes(spec):
+        devices = flatten(parse_spice(schematic_text(spec)), TOP_NAME)
+        return {(d.w_um, d.l_um) for d in devices}
+
+    shipped = map_network(grid_net)
+    large = map_network(grid_net, MappingConfig(sizing=Sizing(2.0)))
+    assert large.sizing.unit_um == 2.0 and spec_from_dict(spec_to_dict(large)) == large
+    assert (1.0, 1.0) in sizes(shipped) and (2.0, 2.0) in sizes(large)
+    assert not any(l_um == 1.0 for _, l_um in sizes(large))  # no 1 µm matched finger is left behind
+    # the switches, the tie sink and the clamp keep their size
+    assert {s for s in sizes(shipped) if s[1] != 1.0} == {s for s in sizes(large) if s[1] != 2.0}
+    with pytest.raises(MappingError, match=r"unit_um: unit size 1\.5 µm is not characterised \(available: 1, 2\)"):
+        Sizing(1.5)
+    with pytest.raises(MappingError, match=r"cell_line_copies: must be a positive integer, got 0"):
+        Sizing(cell_line_copies=0)
+    weights = tmp_path / "net.npz"
+    save_weights(weights, grid_net)
+    with pytest.raises(SystemExit):
+        main([str(weights), "-o", str(tmp_path / "out"), "--unit-size", "3"])
+    assert "unit size 3.0 µm is not characterised" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_shared_paths_grow_by_fingers_without_changing_ratios(grid_net):
+    """More fingers on the one-device shared paths: the global bias lines and each cell's line
+    and candidate mirror grow, their diodes with them, so every line keeps its current per
+    finger; nothing else changes."""
+    from generators.circuit.netlist import flatten, parse_spice
+    from generators.circuit.schematic import schematic_text
+    from generators.circuit.mapping import TOP_NAME
+
+    def fingers(spec):
+        return {d.name: d.multiplier for d in flatten(parse_spice(schematic_text(spec)), TOP_NAME)}
+
+    shipped = fingers(map_network(grid_net))
+    sized = fingers(map_network(grid_net, MappingConfig(sizing=Sizing(bias_line_copies=8, cell_line_copies=3,
+                                                                      cell_input_fingers=6))))
+    assert sized.keys() == shipped.keys()
+    grown = {name: sized[name] / shipped[name] for name in sized if sized[name] != shipped[name]}
+    short = {name.rsplit("/", 1)[-1] for name in grown}
+    assert short == {"npb", "cpb", "ppb", "pnc", "nnc", "kpc", "cpc", "ppc", "t1", "m1", "m2", "m2c"}
+    for name, ratio in grown.items():
+        leaf = name.rsplit("/", 1)[-1]
+        expected = 8 if leaf in ("npb", "cpb", "ppb", "pnc", "nnc") else 3 if leaf in ("kpc", "cpc", "ppc") else 6 / 4
+        assert ratio == expected, name

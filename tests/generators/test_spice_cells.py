@@ -8,17 +8,22 @@ import numpy as np
 import pytest
 
 from generators.circuit import spice_cells as sc
+from generators.circuit.mapping import Sizing
+from generators.circuit.unit_devices import DEVICE_SETS
 from sim import characterise as ch
 
 pytestmark = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice not installed")
 SIGMA = 0.5
+# every characterised unit size meets the same specification
+UNIT_SIZES = pytest.mark.parametrize("sizing", [Sizing(size) for size in DEVICE_SETS], ids=lambda s: f"{s.unit_um:g}um")
 
 
-@pytest.mark.parametrize("beta1,delta,alpha", [(6, 10, 20), (2, 11, 29), (20, 20, 40)])
-def test_cell_thresholds_and_output(beta1, delta, alpha):
+@UNIT_SIZES
+@pytest.mark.parametrize("beta1,delta,alpha", [(6, 10, 20), (2, 11, 29), (20, 20, 40), (40, 20, 40)])
+def test_cell_thresholds_and_output(beta1, delta, alpha, sizing):
     """Set at beta2, reset at beta1, each at most 0.45 of a 0.05-unit step below nominal and never
     above (so exact ties go the software's way), output alpha within 2 %."""
-    cell = ch.cell_dc(SIGMA, beta1, delta, alpha)
+    cell = ch.cell_dc(SIGMA, beta1, delta, alpha, sizing=sizing)
     assert -0.45 < cell["up_error_steps"] < 0
     assert -0.45 < cell["down_error_steps"] < 0
     assert cell["output_high_steps"] == pytest.approx(alpha, rel=0.02)
@@ -26,23 +31,26 @@ def test_cell_thresholds_and_output(beta1, delta, alpha):
     assert abs(cell["output_slope_on"]) < 0.01  # output barely moves with the input when set
 
 
-def test_mirror_weights_are_linear_in_fingers():
-    result = ch.weight_linearity(SIGMA)
+@UNIT_SIZES
+def test_mirror_weights_are_linear_in_fingers(sizing):
+    result = ch.weight_linearity(SIGMA, sizing=sizing)
     assert np.allclose(result["pmos_out_per_ideal"], 1.0, atol=0.01)
     assert np.allclose(result["nmos_out_per_ideal"], 1.0, atol=0.01)
 
 
-def test_mirror_error_over_range():
-    sweep = ch.mirror_sweep(SIGMA, out_voltages=(0.5,))["sweeps"][0]
+@UNIT_SIZES
+def test_mirror_error_over_range(sizing):
+    sweep = ch.mirror_sweep(SIGMA, out_voltages=(0.5,), sizing=sizing)["sweeps"][0]
     current = np.array(sweep["input_A"])
     used = (current >= 1e-10) & (current <= 4e-9)
     assert np.max(np.abs(np.array(sweep["pmos_rel_error"])[used])) < 0.01
     assert np.max(np.abs(np.array(sweep["nmos_rel_error"])[used])) < 0.01
 
 
-def test_cell_switches_within_a_frame():
-    assert ch.cell_switch_time(SIGMA, 6, 10, 20, 0.5, setting=True) < 3.0
-    assert ch.cell_switch_time(SIGMA, 6, 10, 20, 0.5, setting=False) < 5.0
+@UNIT_SIZES
+def test_cell_switches_within_a_frame(sizing):
+    assert ch.cell_switch_time(SIGMA, 6, 10, 20, 0.5, setting=True, sizing=sizing) < 3.0
+    assert ch.cell_switch_time(SIGMA, 6, 10, 20, 0.5, setting=False, sizing=sizing) < 5.0
 
 
 def test_cell_holds_its_state_while_disabled():

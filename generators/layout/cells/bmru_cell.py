@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import gdsfactory as gf
 
-from generators.circuit.mapping import CellSpec
+from generators.circuit.mapping import SHIPPED_SIZING, CellSpec, Sizing
 from generators.circuit.netlist import Device, flatten, parse_spice
 from generators.circuit.spice_cells import CELL_PINS, cell_block, cell_name
 from generators.layout.pads import least_area
@@ -43,7 +43,7 @@ from .macro import Block, MacroPlan, block_width, macro_component, plan_macro
 from .row import MID_SD
 from .transistor import mosfet
 
-__all__ = ["BmruCellParams", "params_of", "bmru_cell", "bmru_cell_for", "bmru_cell_spice", "cell_devices",
+__all__ = ["BmruCellParams", "params_of", "bmru_cell", "bmru_cell_sized", "bmru_cell_for", "bmru_cell_spice", "cell_devices",
            "cell_plan", "plan_for_row"]
 
 
@@ -55,27 +55,30 @@ class BmruCellParams:
     delta_fingers: int
     alpha_fingers: int
     s0: int
+    sizing: Sizing = SHIPPED_SIZING  # the matched devices' unit size and finger counts
 
     def spec(self) -> CellSpec:
         # layer/index only name the subcircuit; the layout does not depend on them
         return CellSpec(0, 0, self.beta1_fingers, self.delta_fingers, self.alpha_fingers, self.s0)
 
 
-def params_of(cell: CellSpec) -> BmruCellParams:
-    return BmruCellParams(cell.beta1_fingers, cell.delta_fingers, cell.alpha_fingers, cell.s0)
+def params_of(cell: CellSpec, sizing: Sizing = SHIPPED_SIZING) -> BmruCellParams:
+    return BmruCellParams(cell.beta1_fingers, cell.delta_fingers, cell.alpha_fingers, cell.s0, sizing)
+
+
+def _cell_netlist(params: BmruCellParams) -> str:
+    return cell_block(params.spec(), params.sizing)
 
 
 def cell_devices(params: BmruCellParams) -> dict[str, Device]:
     """The cell's MOSFETs by instance name (``kpc``, ``beta2``, ...), from its subcircuit."""
-    spec = params.spec()
-    devices = flatten(parse_spice(cell_block(spec)), cell_name(spec))
+    devices = flatten(parse_spice(_cell_netlist(params)), cell_name(params.spec()))
     return {d.name: d for d in devices}
 
 
 def bmru_cell_spice(params: BmruCellParams, name: str) -> str:
     """The subcircuit the layout must match, renamed ``name`` (the layout's top cell)."""
-    spec = params.spec()
-    return cell_block(spec).replace(cell_name(spec), name)
+    return _cell_netlist(params).replace(cell_name(params.spec()), name)
 
 
 # --------------------------------------------------------------------------------------
@@ -213,12 +216,7 @@ def _check(params: BmruCellParams, row_um: float | None) -> None:
         raise ValueError(f"row_um must be positive, got {row_um!r}")
 
 
-@gf.cell
-def bmru_cell(beta1_fingers: int = 1, delta_fingers: int = 1, alpha_fingers: int = 1, s0: int = 0,
-              row_um: float | None = None) -> gf.Component:
-    """One BMRU cell, placed and routed; ports (met2, north, with pin labels) ``c h st rst en enb nb
-    ncas nc vdd vss`` on the top edge. ``row_um``: longest row (µm); None: least area."""
-    params = BmruCellParams(beta1_fingers, delta_fingers, alpha_fingers, s0)
+def _draw(params: BmruCellParams, row_um: float | None) -> gf.Component:
     _check(params, row_um)
     plan = cell_plan(params, row_um)
     c = macro_component(plan)
@@ -228,7 +226,30 @@ def bmru_cell(beta1_fingers: int = 1, delta_fingers: int = 1, alpha_fingers: int
     return c
 
 
-def bmru_cell_for(cell: CellSpec, row_um: float | None = None) -> gf.Component:
-    """The layout of ``cell`` (a mapped cell of the hardware spec)."""
-    p = params_of(cell)
-    return bmru_cell(p.beta1_fingers, p.delta_fingers, p.alpha_fingers, p.s0, row_um)
+@gf.cell
+def bmru_cell(beta1_fingers: int = 1, delta_fingers: int = 1, alpha_fingers: int = 1, s0: int = 0,
+              row_um: float | None = None) -> gf.Component:
+    """One BMRU cell of the shipped sizing, placed and routed; ports (met2, north, with pin
+    labels) ``c h st rst en enb nb ncas nc vdd vss`` on the top edge. ``row_um``: longest row
+    (µm); None: least area."""
+    return _draw(BmruCellParams(beta1_fingers, delta_fingers, alpha_fingers, s0), row_um)
+
+
+@gf.cell
+def bmru_cell_sized(beta1_fingers: int = 1, delta_fingers: int = 1, alpha_fingers: int = 1, s0: int = 0,
+                    row_um: float | None = None, unit_um: float = 1.0, cell_line_copies: int = 1,
+                    cell_input_fingers: int = 4) -> gf.Component:
+    """:func:`bmru_cell` with the cell's part of another sizing
+    (:class:`generators.circuit.mapping.Sizing`; a bad one raises MappingError naming it). A
+    cell of its own, so the shipped cells keep their names and golden GDS."""
+    sizing = Sizing(unit_um, cell_line_copies=cell_line_copies, cell_input_fingers=cell_input_fingers)
+    return _draw(BmruCellParams(beta1_fingers, delta_fingers, alpha_fingers, s0, sizing), row_um)
+
+
+def bmru_cell_for(cell: CellSpec, row_um: float | None = None, sizing: Sizing = SHIPPED_SIZING) -> gf.Component:
+    """The layout of ``cell`` (a mapped cell of a hardware spec drawn with ``sizing``)."""
+    own = {k: v for k, v in sizing.record().get("sizing", {}).items()
+           if k in ("unit_um", "cell_line_copies", "cell_input_fingers")}
+    if not own:
+        return bmru_cell(cell.beta1_fingers, cell.delta_fingers, cell.alpha_fingers, cell.s0, row_um)
+    return bmru_cell_sized(cell.beta1_fingers, cell.delta_fingers, cell.alpha_fingers, cell.s0, row_um, **own)
