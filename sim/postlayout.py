@@ -68,6 +68,10 @@ def main(argv: list[str] | None = None) -> None:
     if not netlist.is_file():
         fail(f"{netlist}: no extracted netlist (run make pex first)")
     check_fresh(netlist, out)
+    drawn = out / "spec.json"
+    if drawn.is_file() and not presim.same_spec(drawn, spec):
+        fail(f"{drawn} was drawn from another mapping than these weights and options "
+             f"(sizing here: {spec.sizing.record().get('sizing', 'shipped')}); give the options it was drawn with")
     traced: dict = {}
 
     def keep_trace(index, measurement):

@@ -30,7 +30,7 @@ DEFAULT_WEIGHTS = "examples/kws_yes_d4.npz"
 DEFAULT_INPUTS = "examples/kws_yes_test.npz"
 
 
-def _same_spec(path: Path, spec) -> bool:
+def same_spec(path: Path, spec) -> bool:
     """True when ``path`` already holds this spec, whatever the layout generator added to it
     (its area, its options)."""
     if not path.is_file():
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
         result = simulate_job(args, netlist, inputs, spec, "presim",
                               shown_as=f"the schematic of {args.weights}")
         out.mkdir(parents=True, exist_ok=True)
-        if not _same_spec(out / "spec.json", spec):  # keep the generator's spec.json (it adds the area)
+        if not same_spec(out / "spec.json", spec):  # keep the generator's spec.json (it adds the area)
             atomic_write(out / "spec.json", lambda tmp: Path(tmp).write_text(spec_json(spec)))
         target = out / "schematic.spice"
         if not target.is_file() or target.read_bytes() != netlist.read_bytes():  # keep make's timestamps

@@ -116,15 +116,15 @@ def test_presim_keeps_the_layout_generators_spec(tmp_path):
     """The array generator's spec.json (with its area and options) is the same spec: presim must
     not overwrite it with the bare mapping."""
     from generators.circuit.mapping import spec_json
-    from sim.presim import _same_spec
+    from sim.presim import same_spec
 
     spec = map_network(validate(tiny_arrays()))
     path = tmp_path / "spec.json"
     data = json.loads(spec_json(spec))
     path.write_text(json.dumps(dict(data, area_um2={"total": 1.0}, compact_cells=True)))
-    assert _same_spec(path, spec)
+    assert same_spec(path, spec)
     path.write_text(json.dumps(dict(data, width=data["width"] + 1)))
-    assert not _same_spec(path, spec)
+    assert not same_spec(path, spec)
 
 
 def test_cli_bad_inputs_write_nothing(tmp_path, capsys):

@@ -164,3 +164,21 @@ def test_a_failed_utterance_is_named_on_the_dask_cluster(tmp_path):
     netlist.write_text(schematic_text(spec).replace(NFET, "no_such_model"))
     with pytest.raises(SpiceError, match=r"utterance \d+: "):
         runner.simulate(netlist, spec, np.ones((2, 3, 2)), jobs=2)
+
+
+def test_postlayout_refuses_an_out_drawn_with_another_sizing(tmp_path, capsys):
+    """OUT's spec.json records the sizing its layout was drawn with; simulating its extraction
+    with other mapping options would compare the wrong circuit."""
+    from generators.circuit.mapping import MappingConfig, Sizing, map_network, write_spec
+    from bmru.weights import load_weights
+    from sim import postlayout
+
+    weights, inputs, out, schematic = _tiny_job(tmp_path)
+    (out / "pex.spice").write_text(schematic.read_text())
+    write_spec(out / "spec.json", map_network(load_weights(weights), MappingConfig(sizing=Sizing(2.0))))
+    with pytest.raises(SystemExit) as exit_info:
+        postlayout.main([str(weights), "--inputs", str(inputs), "-o", str(out)])
+    assert exit_info.value.code != 0
+    message = capsys.readouterr().err.strip()
+    assert "spec.json" in message and "\n" not in message
+    assert not (out / "postlayout.json").exists()
