@@ -572,7 +572,9 @@ def main(argv: list[str] | None = None) -> None:
     except (NetlistError, MismatchError, MismatchModelError, ModelsError, SpiceError) as error:
         fail(f"models: {error}")
     if args.training_stats:
-        covers = (f"{spec.layers}-layer D = {spec.width} circuit, corner {args.corner}, {args.temp:g} °C, statistics "
+        drawn = spec.sizing.describe()
+        covers = (f"{spec.layers}-layer D = {spec.width} circuit" + (f" drawn with {drawn}" if drawn else "")
+                  + f", corner {args.corner}, {args.temp:g} °C, statistics "
                   f"{args.statistics}, outputs x {args.unit_scale:g} and shared devices x "
                   f"{args.unit_scale if args.shared_scale is None else args.shared_scale:g} (W and L)"
                   + ("" if args.shared_min_area is None else
@@ -604,8 +606,9 @@ def main(argv: list[str] | None = None) -> None:
             result["extended_from"] = {"file": str(args.extend), "utterances": first}
         result["netlist_sha256"] = hashlib.sha256(schematic.encode()).hexdigest()
     result.update(job, plot_utterance=args.plot_utterance)
-    covers = (f"{kind}, corner {args.corner} + mismatch ({args.statistics}), {args.samples} samples, "
-              f"{len(x)} utterances")
+    drawn = spec.sizing.describe()
+    covers = (f"{kind}" + (f" ({drawn})" if drawn else "")
+              + f", corner {args.corner} + mismatch ({args.statistics}), {args.samples} samples, {len(x)} utterances")
     out.mkdir(parents=True, exist_ok=True)
     plot_class_currents(out / "mc_class_currents.png", currents, nominal.logits[args.plot_utterance],
                         f"class currents, utterance {args.plot_utterance}: {covers}", spec.class_names)

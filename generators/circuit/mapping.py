@@ -89,6 +89,10 @@ class Sizing:
         changed = {k: v for k, v in asdict(self).items() if v != getattr(SHIPPED_SIZING, k)}
         return {"sizing": changed} if changed else {}
 
+    def describe(self) -> str:
+        """What a figure's "covers" says about the sizing: "" for the shipped one."""
+        return ", ".join(f"{k} {v:g}" for k, v in self.record().get("sizing", {}).items())
+
 
 SHIPPED_SIZING = Sizing()
 
