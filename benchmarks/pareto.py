@@ -3,6 +3,7 @@
     python benchmarks/pareto.py --design standard:examples/kws_yes_d4.npz:1 \\
                                 --design mismatch-aware:build/mm/d4_mm_s2.npz:2:4 \\
                                 --design mismatch-aware:build/mm/d4_u3_a64.npz:3:1:64 ... \\
+                                --drawn mismatch-aware:build/mm_u2/d4.npz:2:16:8:8 ... \
                                 [--inputs F] [--samples 1000] [--seed 1] [-o benchmarks/results/pareto.json]
 
 Each design is RECIPE:WEIGHTS:UNIT_SCALE[:SHARED_SCALE[:SHARED_MIN_AREA]]. For each, the software
@@ -20,6 +21,11 @@ is therefore an estimate: the reference layout's device footprints
 resized devices over the drawn ones (each matched device measured as a weight tile of its
 fingers, W and L: ``generators.layout.cells.crossbar.weight_tile``, dummies and tap included),
 plus its routing, unchanged.
+
+A drawn design, RECIPE:WEIGHTS:UNIT_UM:BIAS_LINE_COPIES:CELL_LINE_COPIES:CELL_INPUT_FINGERS, is
+no what-if: the generator draws the circuit with that sizing
+(:class:`generators.circuit.mapping.Sizing`), its area is the drawn layout's, and the software
+Monte Carlo draws the devices of that netlist.
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bmru.cli import write_json  # noqa: E402
 from bmru.weights import load_weights  # noqa: E402
-from generators.circuit.mapping import map_network  # noqa: E402
+from generators.array import generate  # noqa: E402
+from generators.circuit.mapping import MappingConfig, Sizing, map_network  # noqa: E402
 from generators.circuit.schematic import schematic_text  # noqa: E402
 from generators.circuit.spice_cells import UNIT_NFET  # noqa: E402
 from generators.layout.cells.crossbar import weight_tile  # noqa: E402
@@ -80,16 +87,47 @@ def parse_design(text: str) -> Design:
                          f"got {text!r}") from None
 
 
+Drawn = tuple[str, str, Sizing]
+
+
+def parse_drawn(text: str) -> Drawn:
+    parts = text.split(":")
+    try:
+        if len(parts) != 6:
+            raise ValueError
+        return parts[0], parts[1], Sizing(float(parts[2]), *(int(v) for v in parts[3:]))
+    except ValueError as error:
+        raise SystemExit(f"--drawn: expected RECIPE:WEIGHTS:UNIT_UM:BIAS_LINE_COPIES:CELL_LINE_COPIES:"
+                         f"CELL_INPUT_FINGERS, got {text!r} ({error})") from None
+
+
+def software_mc(weights: str, args, options: list[str]) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bmru_pareto_") as tmp:
+        mc_main([weights, "--inputs", args.inputs, "--samples", str(args.samples), "--seed", str(args.seed),
+                 "--software-only", "-o", tmp] + options)
+        return json.loads((Path(tmp) / "mc.json").read_text())
+
+
+def _row_sizing(r: dict) -> tuple[str, str, str, str]:
+    """(outputs, shared, third column, area) cells of a table row."""
+    if "sizing" in r:
+        s = r["sizing"]
+        unit = f"{s['unit_um']:g} x {s['unit_um']:g} (drawn)"
+        copies = f"copies {s['bias_line_copies']}/{s['cell_line_copies']}, cell mirror {s['cell_input_fingers']}"
+        return unit, unit, copies, f"{r['area_mm2_drawn']:.3f} (drawn)"
+    least = r.get("shared_min_area_um2")
+    return (f"{r['unit_scale']:g} x {r['unit_scale']:g}", f"{r['shared_scale']:g} x {r['shared_scale']:g}",
+            "-" if least is None else f"{least:g}", f"{r['area_mm2_estimate']:.3f}")
+
+
 def markdown(rows: list[dict]) -> str:
-    lines = ["| recipe | outputs W x L (µm) | shared W x L (µm) | shared-role least gate (µm²) | area est. (mm²) "
+    lines = ["| recipe | outputs W x L (µm) | shared W x L (µm) | shared-role least gate (µm²) or copies | area (mm²) "
              "| nominal | MC mean | MC p5 | MC min |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         a = r["accuracy"]
-        least = r.get("shared_min_area_um2")
-        lines.append(f"| {r['recipe']} | {r['unit_scale']:g} x {r['unit_scale']:g} | "
-                     f"{r['shared_scale']:g} x {r['shared_scale']:g} | {'-' if least is None else f'{least:g}'} | "
-                     f"{r['area_mm2_estimate']:.3f} | "
+        outputs, shared, third, area = _row_sizing(r)
+        lines.append(f"| {r['recipe']} | {outputs} | {shared} | {third} | {area} | "
                      f"{100 * a['nominal']:.1f} % | {100 * a['mean']:.1f} % | {100 * a['p5']:.1f} % | "
                      f"{100 * a['min']:.1f} % |")
     return "\n".join(lines)
@@ -97,13 +135,18 @@ def markdown(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--design", action="append", required=True, help="RECIPE:WEIGHTS:UNIT_SCALE (repeat)")
+    p.add_argument("--design", action="append", default=[], help="RECIPE:WEIGHTS:UNIT_SCALE (repeat)")
+    p.add_argument("--drawn", action="append", default=[],
+                   help="RECIPE:WEIGHTS:UNIT_UM:BIAS_LINE_COPIES:CELL_LINE_COPIES:CELL_INPUT_FINGERS (repeat)")
     p.add_argument("--inputs", default=DEFAULT_INPUTS)
     p.add_argument("--samples", type=int, default=1000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("-o", "--out", default="benchmarks/results/pareto.json")
     args = p.parse_args(argv)
     designs = [parse_design(d) for d in args.design]
+    drawn_designs = [parse_drawn(d) for d in args.drawn]
+    if not designs and not drawn_designs:
+        p.error("give at least one --design or --drawn")
     reference = json.loads(LAYOUT_FLOW.read_text())["reference_d4"]["area_um2"]
     spec = map_network(load_weights(DEFAULT_WEIGHTS))
     instances = flat_circuit(schematic_text(spec)).instances
@@ -114,12 +157,9 @@ def main(argv: list[str] | None = None) -> None:
         resized_instances = scale_matched_devices(instances, scale, UNIT_NFET.l_um, shared, least)
         resized = gate_area_um2(resized_instances, UNIT_NFET.l_um, instances)
         footprint = tile_footprint_um2(resized_instances, instances, UNIT_NFET.l_um)
-        with tempfile.TemporaryDirectory(prefix="bmru_pareto_") as tmp:
-            start = time.perf_counter()
-            mc_main([weights, "--inputs", args.inputs, "--samples", str(args.samples), "--seed", str(args.seed),
-                     "--software-only", "--unit-scale", f"{scale:g}", "--shared-scale", f"{shared:g}", "-o", tmp]
-                    + ([] if least is None else ["--shared-min-area", f"{least:g}"]))
-            data = json.loads((Path(tmp) / "mc.json").read_text())
+        start = time.perf_counter()
+        data = software_mc(weights, args, ["--unit-scale", f"{scale:g}", "--shared-scale", f"{shared:g}"]
+                           + ([] if least is None else ["--shared-min-area", f"{least:g}"]))
         rows.append({"recipe": recipe, "weights": weights, "unit_scale": scale, "shared_scale": shared,
                      "shared_min_area_um2": least, "gate_area_um2": {k: round(v, 1) for k, v in resized.items()},
                      "area_mm2_estimate": round(estimated_area_mm2(drawn_footprint, footprint, reference), 4),
@@ -127,9 +167,23 @@ def main(argv: list[str] | None = None) -> None:
                      "samples": data["samples"], "utterances": data["utterances"],
                      "seconds": round(time.perf_counter() - start, 1)})
         print(markdown(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
+    for recipe, weights, sizing in drawn_designs:
+        start = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="bmru_pareto_layout_") as tmp:
+            area = generate(weights, tmp, MappingConfig(sizing=sizing), picture=False).area
+        data = software_mc(weights, args, ["--unit-size", f"{sizing.unit_um:g}",
+                                           "--bias-line-copies", str(sizing.bias_line_copies),
+                                           "--cell-line-copies", str(sizing.cell_line_copies),
+                                           "--cell-input-fingers", str(sizing.cell_input_fingers)])
+        rows.append({"recipe": recipe, "weights": weights, "sizing": vars(sizing).copy(),
+                     "area_mm2_drawn": round(area["total"] / 1e6, 4), "accuracy": data["accuracy"],
+                     "decision_agreement": data["decision_agreement"], "samples": data["samples"],
+                     "utterances": data["utterances"], "seconds": round(time.perf_counter() - start, 1)})
+        print(markdown(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
     result = {"what": "software Monte Carlo (schematic-level model, tt, 27 °C, 1.8 V, mismatch statistics) per "
-                      "design; area: reference layout's devices x the resized devices' tile footprint / the "
-                      "drawn ones' + its routing (estimate, not drawn)", "gate_area_um2_at_scale_1": gate,
+                      "design; area of a what-if design: reference layout's devices x the resized devices' tile "
+                      "footprint / the drawn ones' + its routing (estimate, not drawn); of a drawn design: its "
+                      "layout's", "gate_area_um2_at_scale_1": gate,
               "inputs": args.inputs, "seed": args.seed, "designs": rows, "table": markdown(rows)}
     write_json(args.out, result)
     print(result["table"])
