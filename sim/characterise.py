@@ -1,6 +1,7 @@
 """``python -m sim.characterise`` — characterise the array's cells in ngspice, keep the data.
 
-Writes ``characterisation/*.json`` (and a PNG per sweep) for the typical corner at 27 °C:
+Writes ``characterisation/*.json`` (and a PNG per sweep), by default for the typical corner at
+27 °C and the shipped sizing (``--corner``, ``--temp``, ``--unit-size`` for others):
 
 - ``mirrors.json``: a mirror output of 4 fingers (weight 1.0) against the signal, NMOS sink and
   PMOS source paths, over the input-current range and output-node voltage; relative error.
@@ -18,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,50 +29,72 @@ import numpy as np
 from bmru.cli import fail, progress, write_json
 from generators.circuit import spice_cells as sc
 from generators.circuit.mapping import SHIPPED_SIZING, CellSpec, MappingConfig, MappingError, Sizing
-from pdk_sky130_180.models import include_line
+from pdk_sky130_180.devices import TEMPERATURE_C, TEMPERATURE_RANGE_C
+from pdk_sky130_180.models import CORNERS, include_line
 from sim.ngspice import control_block, options_line, run_deck
 
 OUT_DEFAULT = "characterisation"
 UNIT_A = 1e-9
 
 
-class _BiasOnly:
-    """Just what :func:`spice_cells.bias_block` needs from a spec."""
+@dataclass(frozen=True)
+class Bench:
+    """What a characterisation runs: the mapping's internal scale and sizing, at a process
+    corner and temperature (1.8 V)."""
 
-    def __init__(self, internal_scale: float, sizing: Sizing = SHIPPED_SIZING):
-        self.internal_scale = internal_scale
-        self.sizing = sizing
+    sigma: float = MappingConfig.internal_scale
+    sizing: Sizing = SHIPPED_SIZING
+    corner: str = "tt"
+    temperature_C: float = TEMPERATURE_C
+
+    @property
+    def internal_scale(self) -> float:  # what spice_cells.bias_block reads from a spec
+        return self.sigma
+
+    @property
+    def devices(self) -> sc.DeviceSet:
+        return sc.device_set(self.sizing.unit_um)
+
+    def deck(self, body: list[str], analysis: str, vectors: list[str]) -> str:
+        return "\n".join(["* characterisation", *self.head(), *body, control_block(analysis, vectors), ".end", ""])
+
+    def head(self) -> list[str]:
+        return [include_line(self.corner), options_line(), f".temp {self.temperature_C:g}"]
 
 
-def _sink(name: str, drain: str, gate_a: str, gate_t: str, fingers: int, sizing: Sizing) -> list[str]:
-    return sc.sink(name, drain, gate_a, gate_t, fingers, sc.device_set(sizing.unit_um))
+def _sink(bench: Bench, name: str, drain: str, fingers: int) -> list[str]:
+    return sc.sink(name, drain, "a0", "t0", fingers, bench.devices)
 
 
-def _deck(body: list[str], analysis: str, vectors: list[str], corner: str = "tt") -> str:
-    return "\n".join(["* characterisation", include_line(corner), options_line(), *body,
-                      control_block(analysis, vectors), ".end", ""])
-
-
-def _bias(sigma: float, sizing: Sizing) -> list[str]:
-    return [sc.bias_block(_BiasOnly(sigma, sizing)), "Xbias iref nb pb nc vdd vss bmru_bias", f"Iref vdd iref {UNIT_A:g}",
+def _bias(bench: Bench) -> list[str]:
+    return [sc.bias_block(bench), "Xbias iref nb pb nc vdd vss bmru_bias", f"Iref vdd iref {UNIT_A:g}",
             "Vdd vdd 0 1.8", "Vss vss 0 0"]
+
+
+def _received(bench: Bench, diode: int, source: str) -> list[str]:
+    """Bias lines and one signal's receiver (diodes ``t0``/``a0``, p-line ``p0``) fed by ``source``."""
+    return _bias(bench) + [sc.receiver_block("s", diode, (True,), bench.devices), "Xr t0 a0 p0 vdd vss rx_s",
+                           f"Iin 0 t0 {source}"]
+
+
+def _pmos_out(bench: Bench, name: str, drain: str, fingers: int) -> str:
+    return bench.devices.unit_pfet.line(name, drain, "p0", "vdd", "vdd", fingers)
 
 
 # --------------------------------------------------------------------------------------
 # mirrors
 
 
-def mirror_sweep(sigma: float, out_voltages=(0.3, 0.5, 0.7), input_diode: int | None = None, sizing: Sizing = SHIPPED_SIZING) -> dict:
+def mirror_sweep(bench: Bench, out_voltages=(0.3, 0.5, 0.7), input_diode: int | None = None) -> dict:
     """Weight-1.0 outputs (4 fingers) of a received signal: NMOS sink and PMOS source paths."""
-    diode = input_diode or sc.diode_fingers_for_inputs(_BiasOnly(sigma))
+    diode = input_diode or sc.diode_fingers_for_inputs(bench)
     ideal_gain = sc.REF_FINGERS / diode
     currents = np.geomspace(1e-11, 8e-9, 25)
     rows = []
     for volts in out_voltages:
-        body = _bias(sigma, sizing) + [sc.receiver_block("s", diode, (True,), sc.device_set(sizing.unit_um)), "Xr t0 a0 p0 vdd vss rx_s",
-                               "Iin 0 t0 1e-9", sc.device_set(sizing.unit_um).unit_pfet.line("Pout", "op", "p0", "vdd", "vdd", 4),
-                               *_sink("Nout", "on", "a0", "t0", 4, sizing=sizing), f"Vop op 0 {volts}", f"Von on 0 {volts}"]
-        result = run_deck(_deck(body, "dc Iin 1e-11 8e-9 5e-12", ["i(vop)", "i(von)", "v(t0)"]))
+        body = _received(bench, diode, "1e-9") + [_pmos_out(bench, "Pout", "op", 4), *_sink(bench, "Nout", "on", 4),
+                                                  f"Vop op 0 {volts}", f"Von on 0 {volts}"]
+        result = run_deck(bench.deck(body, "dc Iin 1e-11 8e-9 5e-12", ["i(vop)", "i(von)", "v(t0)"]))
         inp = result["scale"]
         p_out = np.interp(currents, inp, result["i(vop)"])
         n_out = -np.interp(currents, inp, result["i(von)"])
@@ -77,20 +102,19 @@ def mirror_sweep(sigma: float, out_voltages=(0.3, 0.5, 0.7), input_diode: int | 
                      "pmos_rel_error": (p_out / (currents * ideal_gain) - 1).tolist(),
                      "nmos_rel_error": (n_out / (currents * ideal_gain) - 1).tolist(),
                      "input_node_V": np.interp(currents, inp, result["v(t0)"]).tolist()})
-    return {"internal_scale": sigma, "input_diode_fingers": diode, "output_fingers": 4, "sweeps": rows}
+    return {"internal_scale": bench.sigma, "input_diode_fingers": diode, "output_fingers": 4, "sweeps": rows}
 
 
-def weight_linearity(sigma: float, fingers=(1, 2, 4, 8, 12), input_A: float = 1e-9, sizing: Sizing = SHIPPED_SIZING) -> dict:
+def weight_linearity(bench: Bench, fingers=(1, 2, 4, 8, 12), input_A: float = 1e-9) -> dict:
     """Output current against finger count (the weight setting) at one input current."""
-    diode = sc.diode_fingers_for_inputs(_BiasOnly(sigma))
-    body = _bias(sigma, sizing) + [sc.receiver_block("s", diode, (True,), sc.device_set(sizing.unit_um)), "Xr t0 a0 p0 vdd vss rx_s", f"Iin 0 t0 {input_A:g}"]
+    body = _received(bench, sc.diode_fingers_for_inputs(bench), f"{input_A:g}")
     vectors = []
     for k in fingers:
-        body += [sc.device_set(sizing.unit_um).unit_pfet.line(f"P{k}", f"op{k}", "p0", "vdd", "vdd", k), f"Vop{k} op{k} 0 0.5",
-                 *_sink(f"N{k}", f"on{k}", "a0", "t0", k, sizing=sizing), f"Von{k} on{k} 0 0.5"]
+        body += [_pmos_out(bench, f"P{k}", f"op{k}", k), f"Vop{k} op{k} 0 0.5", *_sink(bench, f"N{k}", f"on{k}", k),
+                 f"Von{k} on{k} 0 0.5"]
         vectors += [f"i(vop{k})", f"i(von{k})"]
-    result = run_deck(_deck(body, "op", vectors))
-    unit = input_A * sigma / 4
+    result = run_deck(bench.deck(body, "op", vectors))
+    unit = input_A * bench.sigma / 4
     return {"input_A": input_A, "fingers": list(fingers),
             "pmos_out_per_ideal": [float(result[f"i(vop{k})"][0] / (k * unit)) for k in fingers],
             "nmos_out_per_ideal": [float(-result[f"i(von{k})"][0] / (k * unit)) for k in fingers]}
@@ -100,28 +124,27 @@ def weight_linearity(sigma: float, fingers=(1, 2, 4, 8, 12), input_A: float = 1e
 # the cell
 
 
-def cell_bench(sigma: float, cell: CellSpec, h_volts: float = 0.5, enable: str = "vdd", sizing: Sizing = SHIPPED_SIZING) -> list[str]:
+def cell_bench(bench: Bench, cell: CellSpec, h_volts: float = 0.5, enable: str = "vdd") -> list[str]:
     """Bias, one cell and its input source (last line); the cell is always enabled unless
     ``enable`` names another node (its complement is then that name + "b")."""
     complement = "vss" if enable == "vdd" else f"{enable}b"
-    return _bias(sigma, sizing) + [sc.cell_block(cell, sizing),
+    return _bias(bench) + [sc.cell_block(cell, bench.sizing),
                            f"Xc c h st rst {enable} {complement} nb iref nc vdd vss {sc.cell_name(cell)}",
                            "Vrst rst 0 0", f"Vh h 0 {h_volts}", "Iin 0 c 0"]
 
 
-def cell_dc(sigma: float, beta1: int, delta: int, alpha: int, workdir: Path | None = None, sizing: Sizing = SHIPPED_SIZING) -> dict:
+def cell_dc(bench: Bench, beta1: int, delta: int, alpha: int) -> dict:
     """Up/down thresholds (in cell steps) by DC sweeps up then down (the sweep follows the branch)."""
     cell = CellSpec(0, 0, beta1, delta, alpha, 0)
-    step_A = 0.05 * sigma * UNIT_A
+    step_A = 0.05 * bench.sigma * UNIT_A
     top = (beta1 + delta) * 2 * step_A
     fine = step_A / 100
-    body = cell_bench(sigma, cell, sizing=sizing)
-    deck = "\n".join(["* cell dc", include_line("tt"), options_line(), *body, ".control", "set num_threads=1",
+    body = cell_bench(bench, cell)
+    deck = "\n".join(["* cell dc", *bench.head(), *body, ".control", "set num_threads=1",
                       "set wr_singlescale", "set wr_vecnames", "option numdgt=9",
                       f"dc Iin 0 {top:.6g} {fine:.6g}", "wrdata up.txt v(st) i(vh)",
                       f"dc Iin {top:.6g} 0 {-fine:.6g}", "wrdata down.txt v(st) i(vh)", "quit 0", ".endc", ".end", ""])
     # run_deck reads one data file; read the second ourselves from a kept directory
-    import tempfile  # noqa: PLC0415
     keep = Path(tempfile.mkdtemp(prefix="bmru_cell_"))
     up = run_deck(deck, keep_dir=keep, data_file="up.txt")
     down = np.loadtxt(keep / "down.txt", skiprows=1, ndmin=2)
@@ -143,31 +166,29 @@ def cell_dc(sigma: float, beta1: int, delta: int, alpha: int, workdir: Path | No
             "output_slope_on": slope_on}
 
 
-def cell_switch_time(sigma: float, beta1: int, delta: int, alpha: int, margin_steps: float, setting: bool, sizing: Sizing = SHIPPED_SIZING) -> float:
+def cell_switch_time(bench: Bench, beta1: int, delta: int, alpha: int, margin_steps: float, setting: bool) -> float:
     """ms from an input step to the state change; the input lands ``margin_steps`` past the threshold."""
     cell = CellSpec(0, 0, beta1, delta, alpha, 0)
-    step_A = 0.05 * sigma * UNIT_A
+    step_A = 0.05 * bench.sigma * UNIT_A
     if setting:
         start, target = 0.0, (beta1 + delta + margin_steps) * step_A
     else:
         start, target = 2 * (beta1 + delta) * step_A, (beta1 - margin_steps) * step_A
-    body = cell_bench(sigma, cell, sizing=sizing)
+    body = cell_bench(bench, cell)
     body[-1] = f"Iin 0 c PWL(0 {start:.6g} 0.01 {start:.6g} 0.01001 {target:.6g} 0.03 {target:.6g})"
-    result = run_deck(_deck(body, "tran 1e-5 0.03 0 5e-5", ["v(st)"]))
+    result = run_deck(bench.deck(body, "tran 1e-5 0.03 0 5e-5", ["v(st)"]))
     t, st = result["scale"], result["v(st)"]
     before = st[np.argmin(abs(t - 0.0099))] > 0.9
     flips = np.where((t > 0.01) & ((st > 0.9) != before))[0]
     return float((t[flips[0]] - 0.01) * 1e3) if len(flips) else float("nan")
 
 
-def mirror_step(sigma: float, low_A: float, high_A: float, sizing: Sizing = SHIPPED_SIZING) -> dict:
+def mirror_step(bench: Bench, low_A: float, high_A: float) -> dict:
     """Output (4 fingers, both paths) after a step of the input between two currents; ms to 1 %."""
-    diode = sc.diode_fingers_for_inputs(_BiasOnly(sigma))
-    body = _bias(sigma, sizing) + [sc.receiver_block("s", diode, (True,), sc.device_set(sizing.unit_um)), "Xr t0 a0 p0 vdd vss rx_s",
-                           f"Iin 0 t0 PWL(0 {low_A:g} 0.005 {low_A:g} 0.00501 {high_A:g} 0.02 {high_A:g})",
-                           sc.device_set(sizing.unit_um).unit_pfet.line("Pout", "op", "p0", "vdd", "vdd", 4), "Vop op 0 0.5",
-                           *_sink("Nout", "on", "a0", "t0", 4, sizing=sizing), "Von on 0 0.5"]
-    result = run_deck(_deck(body, "tran 1e-6 0.02 0 1e-5", ["i(vop)", "i(von)"]))
+    source = f"PWL(0 {low_A:g} 0.005 {low_A:g} 0.00501 {high_A:g} 0.02 {high_A:g})"
+    body = _received(bench, sc.diode_fingers_for_inputs(bench), source) + [
+        _pmos_out(bench, "Pout", "op", 4), "Vop op 0 0.5", *_sink(bench, "Nout", "on", 4), "Von on 0 0.5"]
+    result = run_deck(bench.deck(body, "tran 1e-6 0.02 0 1e-5", ["i(vop)", "i(von)"]))
     t = result["scale"]
     out = {}
     for name, vector, sign in (("pmos", "i(vop)", 1), ("nmos", "i(von)", -1)):
@@ -181,13 +202,11 @@ def mirror_step(sigma: float, low_A: float, high_A: float, sizing: Sizing = SHIP
     return {"from_A": low_A, "to_A": high_A, **out}
 
 
-def leakage(sigma: float, sizing: Sizing = SHIPPED_SIZING) -> dict:
-    diode = sc.diode_fingers_for_inputs(_BiasOnly(sigma))
-    body = _bias(sigma, sizing) + [sc.receiver_block("s", diode, (True,), sc.device_set(sizing.unit_um)), "Xr t0 a0 p0 vdd vss rx_s", "Iin 0 t0 0",
-                           sc.device_set(sizing.unit_um).unit_pfet.line("Pout", "op", "p0", "vdd", "vdd", 12), "Vop op 0 0.5",
-                           *_sink("Nout", "on", "a0", "t0", 12, sizing=sizing), "Von on 0 0.5"]
-    result = run_deck(_deck(body, "op", ["i(vop)", "i(von)"]))
-    cell = cell_dc(sigma, 10, 10, 60, sizing=sizing)
+def leakage(bench: Bench) -> dict:
+    body = _received(bench, sc.diode_fingers_for_inputs(bench), "0") + [
+        _pmos_out(bench, "Pout", "op", 12), "Vop op 0 0.5", *_sink(bench, "Nout", "on", 12), "Von on 0 0.5"]
+    result = run_deck(bench.deck(body, "op", ["i(vop)", "i(von)"]))
+    cell = cell_dc(bench, 10, 10, 60)
     return {"weight_3_pmos_zero_input_A": float(result["i(vop)"][0]),
             "weight_3_nmos_zero_input_A": float(-result["i(von)"][0]),
             "cell_alpha3_output_low_A": cell["output_low_A"]}
@@ -222,6 +241,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="internal current per software unit (default %(default)s)")
     parser.add_argument("--unit-size", type=float, default=SHIPPED_SIZING.unit_um, metavar="UM",
                         help="W = L (µm) of the matched unit fingers (default %(default)s)")
+    parser.add_argument("--corner", choices=CORNERS, default="tt", help="process corner (default %(default)s)")
+    parser.add_argument("--temp", type=float, default=TEMPERATURE_C, help="temperature in °C (default %(default)s)")
     parser.add_argument("--quick", action="store_true", help="fewer points (for tests)")
     args = parser.parse_args(argv)
     sigma = args.internal_scale
@@ -229,14 +250,17 @@ def main(argv: list[str] | None = None) -> None:
         sizing = Sizing(args.unit_size)
     except MappingError as error:
         fail(f"--unit-size: {error}")
-    devices = sc.device_set(sizing.unit_um)
+    if not TEMPERATURE_RANGE_C[0] <= args.temp <= TEMPERATURE_RANGE_C[1]:
+        fail(f"--temp: {args.temp:g} °C outside {TEMPERATURE_RANGE_C[0]:g}..{TEMPERATURE_RANGE_C[1]:g}")
+    bench = Bench(sigma, sizing, args.corner, args.temp)
+    devices = bench.devices
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
 
     progress("mirrors: error against input current and output voltage")
-    mirrors = mirror_sweep(sigma, sizing=sizing)
-    mirrors["linearity"] = weight_linearity(sigma, sizing=sizing)
+    mirrors = mirror_sweep(bench)
+    mirrors["linearity"] = weight_linearity(bench)
     write_json(out / "mirrors.json", mirrors)
 
     def draw_mirrors(ax):
@@ -252,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
 
     progress("cell: DC thresholds and outputs")
     configs = CELL_CONFIGS[:4] if args.quick else CELL_CONFIGS
-    cells = [cell_dc(sigma, *config, sizing=sizing) for config in configs]
+    cells = [cell_dc(bench, *config) for config in configs]
     write_json(out / "cell_thresholds.json", {"internal_scale": sigma, "step_units": 0.05, "cells": cells})
 
     def draw_cells(ax):
@@ -268,14 +292,14 @@ def main(argv: list[str] | None = None) -> None:
     _plot(out / "cell_thresholds.png", draw_cells)
 
     progress("leakage floor")
-    leaks = leakage(sigma, sizing)
+    leaks = leakage(bench)
     write_json(out / "leakage.json", leaks)
 
     progress("settling")
-    steps = [mirror_step(sigma, a, b, sizing) for a, b in ((1e-9, 3e-9), (0.0, 5e-11), (3e-9, 1e-9), (1e-9, 0.0))]
+    steps = [mirror_step(bench, a, b) for a, b in ((1e-9, 3e-9), (0.0, 5e-11), (3e-9, 1e-9), (1e-9, 0.0))]
     margins = (0.1, 0.5, 2.0) if args.quick else (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0)
-    switching = [{"margin_steps": m, "set_ms": cell_switch_time(sigma, 6, 10, 20, m, True, sizing),
-                  "reset_ms": cell_switch_time(sigma, 6, 10, 20, m, False, sizing)} for m in margins]
+    switching = [{"margin_steps": m, "set_ms": cell_switch_time(bench, 6, 10, 20, m, True),
+                  "reset_ms": cell_switch_time(bench, 6, 10, 20, m, False)} for m in margins]
     write_json(out / "settling.json", {"mirror_steps": steps, "cell_switching_beta1_6_delta_10": switching})
 
     def draw_switching(ax):
@@ -296,7 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     summary = {
         "internal_scale": sigma,
         "unit_um": devices.unit_um,
-        "corner": "tt", "temperature_C": 27.0,
+        "corner": bench.corner, "temperature_C": bench.temperature_C,
         "mirror_pmos_rel_error_max": float(np.max(np.abs(all_p))),
         "mirror_nmos_rel_error_max": float(np.max(np.abs(all_n))),
         "mirror_pmos_rel_error_max_0p1_to_4nA": float(np.max(np.abs(mid_p))),

@@ -33,8 +33,8 @@ from generators.circuit import spice_cells as sc
 from generators.circuit.mapping import CellSpec, MappingConfig
 from pdk_sky130_180.devices import SUPPLY_V
 from pdk_sky130_180.models import include_line
-from sim.characterise import UNIT_A, cell_bench
-from sim.ngspice import control_block, options_line, run_deck
+from sim.characterise import UNIT_A, Bench, cell_bench
+from sim.ngspice import options_line, run_deck
 
 # a new noise value every 0.5 ms: white up to ~1 kHz, so most of its power lies where a cell
 # can follow it (a cell takes 0.1-2 ms to switch; faster noise it averages out)
@@ -86,13 +86,12 @@ def noise_waveform(condition: Condition, noise_A: float, sigma: float, seed: int
 
 def cell_noise_run(condition: Condition, noise_A: float, seed: int, sigma: float) -> dict:
     cell = CellSpec(0, 0, BETA1, DELTA, ALPHA, 0)
-    body = cell_bench(sigma, cell)
+    bench = Bench(sigma)
+    body = cell_bench(bench, cell)
     points = noise_waveform(condition, noise_A, sigma, seed)
     pwl = " ".join(f"{t:.9g} {v:.6g}" for t, v in points)
     body[-1] = f"Iin 0 c PWL({pwl})"
-    deck = "\n".join(["* cell noise", include_line("tt"), options_line(), *body,
-                      control_block(f"tran {NOISE_STEP_S / 4:g} {RUN_S:g} 0 {NOISE_STEP_S / 2:g}",
-                                    ["v(st)", "i(vh)"]), ".end", ""])
+    deck = bench.deck(body, f"tran {NOISE_STEP_S / 4:g} {RUN_S:g} 0 {NOISE_STEP_S / 2:g}", ["v(st)", "i(vh)"])
     result = run_deck(deck)
     t = result["scale"]
     window = t >= SETTLE_S

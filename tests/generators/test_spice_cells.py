@@ -23,7 +23,7 @@ UNIT_SIZES = pytest.mark.parametrize("sizing", [Sizing(size) for size in DEVICE_
 def test_cell_thresholds_and_output(beta1, delta, alpha, sizing):
     """Set at beta2, reset at beta1, each at most 0.45 of a 0.05-unit step below nominal and never
     above (so exact ties go the software's way), output alpha within 2 %."""
-    cell = ch.cell_dc(SIGMA, beta1, delta, alpha, sizing=sizing)
+    cell = ch.cell_dc(ch.Bench(SIGMA, sizing), beta1, delta, alpha)
     assert -0.45 < cell["up_error_steps"] < 0
     assert -0.45 < cell["down_error_steps"] < 0
     assert cell["output_high_steps"] == pytest.approx(alpha, rel=0.02)
@@ -33,14 +33,14 @@ def test_cell_thresholds_and_output(beta1, delta, alpha, sizing):
 
 @UNIT_SIZES
 def test_mirror_weights_are_linear_in_fingers(sizing):
-    result = ch.weight_linearity(SIGMA, sizing=sizing)
+    result = ch.weight_linearity(ch.Bench(SIGMA, sizing))
     assert np.allclose(result["pmos_out_per_ideal"], 1.0, atol=0.01)
     assert np.allclose(result["nmos_out_per_ideal"], 1.0, atol=0.01)
 
 
 @UNIT_SIZES
 def test_mirror_error_over_range(sizing):
-    sweep = ch.mirror_sweep(SIGMA, out_voltages=(0.5,), sizing=sizing)["sweeps"][0]
+    sweep = ch.mirror_sweep(ch.Bench(SIGMA, sizing), out_voltages=(0.5,))["sweeps"][0]
     current = np.array(sweep["input_A"])
     used = (current >= 1e-10) & (current <= 4e-9)
     assert np.max(np.abs(np.array(sweep["pmos_rel_error"])[used])) < 0.01
@@ -49,8 +49,8 @@ def test_mirror_error_over_range(sizing):
 
 @UNIT_SIZES
 def test_cell_switches_within_a_frame(sizing):
-    assert ch.cell_switch_time(SIGMA, 6, 10, 20, 0.5, setting=True, sizing=sizing) < 3.0
-    assert ch.cell_switch_time(SIGMA, 6, 10, 20, 0.5, setting=False, sizing=sizing) < 5.0
+    assert ch.cell_switch_time(ch.Bench(SIGMA, sizing), 6, 10, 20, 0.5, setting=True) < 3.0
+    assert ch.cell_switch_time(ch.Bench(SIGMA, sizing), 6, 10, 20, 0.5, setting=False) < 5.0
 
 
 def test_cell_holds_its_state_while_disabled():
@@ -59,14 +59,15 @@ def test_cell_holds_its_state_while_disabled():
     cell = sc.CellSpec(0, 0, 6, 10, 20, 0)
     step_A = 0.05 * SIGMA * 1e-9
     high, low = 24 * step_A, 2 * step_A  # above beta2 = 16 steps, below beta1 = 6 steps
-    body = ch.cell_bench(SIGMA, cell, enable="en")
+    bench = ch.Bench(SIGMA)
+    body = ch.cell_bench(bench, cell, enable="en")
     body[-1] = (f"Iin 0 c PWL(0 {low:.6g} 0.01 {low:.6g} 0.01001 {high:.6g} 0.03 {high:.6g} "
                 f"0.03001 {low:.6g} 0.05 {low:.6g})")
     enable = [(0, 1.8), (0.005, 1.8), (0.0051, 0), (0.02, 0), (0.0201, 1.8), (0.025, 1.8), (0.0251, 0), (0.04, 0),
               (0.0401, 1.8)]
     body.append("Ven en 0 PWL(" + " ".join(f"{t:g} {v:g}" for t, v in enable) + ")")
     body.append("Venb enb 0 PWL(" + " ".join(f"{t:g} {1.8 - v:g}" for t, v in enable) + ")")
-    result = ch.run_deck(ch._deck(body, "tran 1e-5 0.05 0 5e-5", ["v(st)"]))
+    result = ch.run_deck(bench.deck(body, "tran 1e-5 0.05 0 5e-5", ["v(st)"]))
     t, st = result["scale"], result["v(st)"]
 
     def state_at(ms):
