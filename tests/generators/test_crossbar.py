@@ -1,6 +1,6 @@
 """The dense crossbar floorplan (issue #20): each band packs its own tiles and the summing lanes
 jog between bands; tiles and bands sit as close as the spacing rules between what they draw
-allow. The pure planning functions are checked for their invariants, the drawn crossbar by DRC
+allow; PMOS sources fold into two rows in the height a band of sinks has. The pure planning functions are checked for their invariants, the drawn crossbar by DRC
 and LVS on weights chosen to make every lane jog."""
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from extract.drc import run_drc
 from extract.lvs import report_text, run_lvs
 from generators.layout.cells import write_gds
 from generators.layout.cells.crossbar import (EAST, LANE_CLEARANCE, NORTH, SOUTH, WEST, Band, BandGap, CrossbarSpec,
-                                              Outline, Receiver, band_face, band_gap, clearance, crossbar,
-                                              crossbar_spice, outline, plan_columns, receiver_tile, summing_lane,
-                                              weight_tile)
+                                              Outline, Receiver, _tile_of, band_face, band_gap, clearance, crossbar,
+                                              crossbar_spice, folded_source_tile, landing_depths, landings_clear,
+                                              outline, plan_columns, receiver_tile, summing_lane, weight_tile)
 from pdk_sky130_180 import layers as L
 from pdk_sky130_180 import rules as R
+from pdk_sky130_180.devices import fet
 from pdk_sky130_180.wires import STUB, STUB_PITCH, dbu
 
 HALF = STUB.width // 2
@@ -108,10 +109,44 @@ def test_tiles_and_bands_sit_closer_than_the_n_well_spacing():
         for east in (n, p):
             assert clearance(west.facing(EAST), east.facing(WEST)) < dbu(R.NWELL_SPACE)
     # tiles align on the band's top: a shorter tile's bottom edge lies that much above the band's
-    assert band_face([n, p], SOUTH, n.height)[L.NWELL] == n.height - p.height + p.insets[L.NWELL][SOUTH]
-    assert band_face([n, p], NORTH, n.height)[L.NWELL] == p.insets[L.NWELL][NORTH]
-    gap = band_gap(band_face([n, p], NORTH, n.height), band_face([n, p], SOUTH, n.height)).gap
+    band = [(n, 0), (p, 0)]
+    assert band_face(band, SOUTH, n.height)[L.NWELL] == n.height - p.height + p.insets[L.NWELL][SOUTH]
+    assert band_face(band, NORTH, n.height)[L.NWELL] == p.insets[L.NWELL][NORTH]
+    dropped = band_face([(n, 0), (p, 75)], NORTH, n.height)[L.NWELL]  # a tile's top below the band's
+    assert dropped == p.insets[L.NWELL][NORTH] + 75
+    gap = band_gap(band_face(band, NORTH, n.height), band_face(band, SOUTH, n.height)).gap
     assert max(dbu(R.PSDM_SPACE), 2 * dbu(R.M2_SPACE) + STUB.width - 170) <= gap < dbu(R.NWELL_SPACE)
+
+
+def test_folded_source_is_narrower_fits_a_sink_band_and_matches_one_device(tmp_path):
+    """A PMOS source folded into two rows is narrower than the flat tile, no taller than an
+    NMOS sink tile, and LVS sees its two rows as the one device of k fingers the schematic has."""
+    flat, folded = weight_tile("p", 9, 1.0, 1.0), folded_source_tile(9, 1.0, 1.0)  # rows of 5 and 4 fingers
+    sink = weight_tile("n", 1, 1.0, 1.0)
+    assert folded.kdb_cell.bbox().width() < 0.8 * flat.kdb_cell.bbox().width()
+    assert folded.kdb_cell.bbox().height() <= sink.kdb_cell.bbox().height()
+    assert [port.name for port in sorted(folded.ports, key=lambda port: port.dcenter[0])] == ["vdd", "gp", "d"]
+    gds = write_gds(folded, tmp_path / "f.gds")
+    drc = run_drc(gds)
+    assert drc.clean, f"DRC {drc.failing()}"
+    (tmp_path / "f.spice").write_text(f".subckt {folded.name} vdd gp d\n"
+                                      f"XP d gp vdd vdd {fet('p').model} w=1 l=1 m=9\n.ends\n")
+    lvs = run_lvs(gds, tmp_path / "f.spice")
+    assert lvs.match, report_text(lvs, lvs.lvs)
+
+
+def test_a_folded_source_drops_until_the_band_landings_leave_no_notch():
+    """Top-aligned in a band of sinks, the folded source's vdd via1 pad sits just short of the
+    band's vdd landing (a met2 notch); it drops until the two overlap, and no further."""
+    band = Band("sa", "st", "sp", (-3, 8))
+    folded = folded_source_tile(8, 1.0, 1.0)
+    depths = landing_depths(folded, band)
+    assert not landings_clear(folded, depths, 0)
+    tile, drop = _tile_of(8, band, CrossbarSpec(("t0", "t1"), (band,)), weight_tile("n", 3).kdb_cell.bbox().height())
+    assert tile.name == folded.name and drop > 0 and landings_clear(folded, depths, drop)
+    assert not landings_clear(folded, depths, drop - 5)
+    flat = weight_tile("p", 8, 1.0, 1.0)
+    assert landings_clear(flat, landing_depths(flat, band), 0)
 
 
 def test_dense_crossbar_with_jogging_lanes_is_drc_and_lvs_clean(tmp_path):
@@ -132,6 +167,7 @@ def test_dense_crossbar_with_jogging_lanes_is_drc_and_lvs_clean(tmp_path):
     met2 = component.kdb_cell.shapes(component.kdb_cell.layout().layer(*L.MET2.gds))
     jogs = [s.bbox() for s in met2.each() if s.bbox().height() == STUB.width and s.bbox().width() > STUB.width]
     assert len(jogs) >= 6  # the lanes move between bands
+    assert any(inst.cell.name.startswith("folded_source_tile") for inst in component.kdb_cell.each_inst())
     receivers = max(receiver_tile(b.receiver.diode_fingers, 1, 1.0, 1.0, 0.96).kdb_cell.bbox().width()
                     for b in bands if b.receiver)
     assert component.kdb_cell.bbox().width() < widest + receivers  # west lanes and receivers besides

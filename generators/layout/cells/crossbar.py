@@ -62,7 +62,7 @@ from .macro import Block, macro_component, plan_macro
 from .transistor import mosfet
 
 __all__ = ["Band", "BandGap", "ColumnPlan", "CrossbarSpec", "Outline", "Receiver", "band_face", "band_gap", "clearance",
-           "crossbar", "crossbar_spice", "outline", "plan_columns", "projection_crossbar", "receiver_tile",
+           "crossbar", "crossbar_spice", "folded_source_tile", "landing_depths", "landings_clear", "outline", "plan_columns", "projection_crossbar", "receiver_tile",
            "summing_lane", "weight_tile"]
 
 # between the receivers' column and its neighbours, whose bounding boxes may hold wells and
@@ -168,6 +168,21 @@ def weight_tile(polarity: str = "n", fingers: int = 1, w: float = 1.0, l: float 
 
 
 @gf.cell
+def folded_source_tile(fingers: int = 2, w: float = 1.0, l: float = 1.0) -> gf.Component:
+    """A PMOS mirror output (a source, as ``weight_tile("p", fingers)``) folded into two matched
+    rows of half the fingers each (the odd one in the lower row) around one channel, the upper
+    row mirrored as the macro router draws it: about as wide as a tile of half the fingers and
+    still lower than an NMOS tile, so it fits the height a band of sinks has anyway. Ports
+    (met2, north) ``vdd gp d`` on the top edge, the drain east-most."""
+    if not isinstance(fingers, int) or fingers < 2:
+        raise ValueError(f"a folded source needs two fingers or more, got {fingers!r}")
+    rows = [[Block(name, matched_row(polarity="p", w=w, l=l, fingers=(k,), diode=None, dummies=True, tap=True),
+                   {"gate": "gp", "source": "vdd", "body": "vdd", drain_port(0): "d"}, "p")]
+            for name, k in (("lower", (fingers + 1) // 2), ("upper", fingers // 2))]
+    return macro_component(plan_macro(rows, PMOS_TILE_PORTS))
+
+
+@gf.cell
 def receiver_tile(diode_fingers: int = 4, converter_fingers: int = 1, w: float = 1.0, l: float = 1.0,
                   pmos_diode_w: float = 0.96) -> gf.Component:
     """A signal's receiver as one tile; ports (met2, north) ``vss a t`` and, with a converter,
@@ -196,8 +211,71 @@ def _via2(d: Draw, x: int, y: int) -> None:
     d.rect(L.MET2, x - width // 2, y - height // 2, x - width // 2 + width, y - height // 2 + height)
 
 
-def _tile_of(k: int, spec: CrossbarSpec) -> gf.Component:
-    return weight_tile("p" if k > 0 else "n", abs(k), spec.w_um, spec.l_um)
+TILE_PORT_LINE = {"ga": "gate_n", "a": "gate_n", "gt": "gate_cascode", "t": "gate_cascode", "gp": "gate_p",
+                  "p": "gate_p"}  # a tile port -> the band's line it takes (vss, vdd: the supplies)
+
+
+def _port_net(band: Band, port: str) -> str:
+    return getattr(band, TILE_PORT_LINE[port]) if port in TILE_PORT_LINE else port
+
+
+def track_depth(band: Band, net: str) -> int:
+    """How far below the band's top edge its track of ``net`` runs (its via2 landings' centre)."""
+    return FIRST_TRACK_DEPTH + band.nets().index(net) * ARRAY_TRACK.pitch
+
+
+def landing_depths(tile: gf.Component, band: Band) -> tuple[tuple[str, int], ...]:
+    """(port, depth of its net's track below the band's top) for every port of ``tile`` that
+    reaches a track of ``band`` (all but the drain)."""
+    return tuple((port.name, track_depth(band, _port_net(band, port.name))) for port in tile.ports if port.name != "d")
+
+
+def landings_clear(tile: gf.Component, depths: tuple[tuple[str, int], ...], drop: int) -> bool:
+    """Whether the band's via2 landings on the tile's port spines (``depths``:
+    :func:`landing_depths`), with the tile's top ``drop`` below the band's, each overlap the met2
+    already on that spine or clear it by m2.2: a landing just short of a spine's via1 pad would
+    leave a notch."""
+    cell = tile.kdb_cell
+    top = cell.bbox().top + drop  # the band's top edge, in tile coordinates
+    met2 = kdb.Region(cell.begin_shapes_rec(cell.layout().layer(*L.MET2.gds)))
+    width, height = VIA2_LANDING_M2
+    space = dbu(R.M2_SPACE)
+    for name, depth in depths:
+        x, y = dbu(tile.ports[name].dcenter[0]), top - depth
+        landing = kdb.Box(x - width // 2, y - height // 2, x - width // 2 + width, y - height // 2 + height)
+        # the spine's column only: a neighbour spine's pad lies a stub pitch away
+        window = kdb.Region(kdb.Box(x - width // 2 - space, y - height - 2 * space, x + width // 2 + space,
+                                    y + height + 2 * space))
+        if not ((met2 & window) + kdb.Region(landing)).merged().space_check(space).is_empty():
+            return False
+    return True
+
+
+@functools.cache
+def _folded_drop(fingers: int, w: float, l: float, room: int, depths: tuple[tuple[str, int], ...]) -> int | None:
+    """How far below its band's top a folded source of ``fingers`` must sit for the band's
+    landings (``depths``) to leave no notch, within ``room`` and above the first track's landing;
+    None: nowhere, or it is no narrower than the flat tile."""
+    folded = folded_source_tile(fingers, w, l)
+    box = folded.kdb_cell.bbox()
+    if box.width() >= weight_tile("p", fingers, w, l).kdb_cell.bbox().width():
+        return None
+    deepest = min(room - box.height(), FIRST_TRACK_DEPTH - VIA2_PAD_M2 // 2)
+    return next((d for d in range(0, deepest + 1, dbu(R.GRID)) if landings_clear(folded, depths, d)), None)
+
+
+def _tile_of(k: int, band: Band, spec: CrossbarSpec, room: int) -> tuple[gf.Component, int]:
+    """The tile of a weight of ``k`` fingers, and how far below the band's top edge its top
+    sits. A PMOS source folds into two rows where that is narrower and fits ``room`` (the
+    height its band has anyway, from its sinks and receiver), so the band's width shrinks and
+    its height does not grow; it drops as little as the band's via2 landings on its spines
+    need (:func:`landings_clear`), and not below the first track's landing."""
+    flat = weight_tile("p" if k > 0 else "n", abs(k), spec.w_um, spec.l_um)
+    if k < 2:
+        return flat, 0
+    folded = folded_source_tile(k, spec.w_um, spec.l_um)
+    drop = _folded_drop(k, spec.w_um, spec.l_um, room, landing_depths(folded, band))
+    return (flat, 0) if drop is None else (folded, drop)
 
 
 @dataclass(frozen=True)
@@ -267,14 +345,16 @@ def clearance(near: Mapping[L.Layer, int], far: Mapping[L.Layer, int]) -> int:
     return up(need)
 
 
-def band_face(outlines: list[Outline], side: int, height: int) -> dict[L.Layer, int]:
+def band_face(outlines: list[tuple[Outline, int]], side: int, height: int) -> dict[L.Layer, int]:
     """Each layer's least distance behind a band's top (NORTH) or bottom (SOUTH) edge, over the
-    band's tiles, all aligned on its top edge; ``height``: the band's."""
+    band's tiles, each (outline, drop) with its top ``drop`` below the band's top edge (most
+    align on it); ``height``: the band's."""
     face: dict[L.Layer, int] = {}
-    for item in outlines:
-        lift = height - item.height if side == SOUTH else 0  # a shorter tile's bottom lies above the band's
+    for item, drop in outlines:
+        # a shorter tile's bottom lies above the band's bottom edge
+        behind = drop if side == NORTH else height - item.height - drop
         for layer, inset in item.facing(side).items():
-            face[layer] = min(face.get(layer, inset + lift), inset + lift)
+            face[layer] = min(face.get(layer, inset + behind), inset + behind)
     return face
 
 
@@ -375,13 +455,20 @@ def crossbar(spec: CrossbarSpec) -> gf.Component:
     line a band uses, vss/vdd, and every column's summing net that has a tile."""
     c = gf.Component(name="crossbar_" + hashlib.sha256(repr(spec).encode()).hexdigest()[:12])
     d = Draw(c)
-    tiles = {(b, i): _tile_of(k, spec) for b, band in enumerate(spec.bands) for i, k in enumerate(band.fingers) if k}
-    if not tiles:
-        raise ValueError("the crossbar has no weight")
+    tiles = {(b, i): _tile_of(k, band, spec, 0)[0] for b, band in enumerate(spec.bands)
+             for i, k in enumerate(band.fingers) if k < 0}
+    drops: dict[tuple[int, int], int] = {}  # a tile's top below its band's top (0 where not listed)
     for b, band in enumerate(spec.bands):
         if band.receiver is not None:  # column -1: the receivers, west of the weights
             r = band.receiver
             tiles[(b, -1)] = receiver_tile(r.diode_fingers, r.converter_fingers, spec.w_um, spec.l_um, r.pmos_diode_w)
+    for b, band in enumerate(spec.bands):  # sources last: they may fold into the height the band has
+        room = max((tile.kdb_cell.bbox().height() for (tb, _), tile in tiles.items() if tb == b), default=0)
+        for i, k in enumerate(band.fingers):
+            if k > 0:
+                tiles[(b, i)], drops[(b, i)] = _tile_of(k, band, spec, room)
+    if not any(key[1] >= 0 for key in tiles):
+        raise ValueError("the crossbar has no weight")
     boxes = {key: tile.kdb_cell.bbox() for key, tile in tiles.items()}
     stub_half = STUB.width // 2
 
@@ -402,9 +489,10 @@ def crossbar(spec: CrossbarSpec) -> gf.Component:
 
     # bands: each as tall as its tallest tile, the next one as close above as the rules between
     # their tiles allow, with room for the summing lanes' jogs
-    heights = [max(boxes[(b, i)].height() for i in range(-1, len(spec.columns)) if (b, i) in boxes)
-               for b in range(len(spec.bands))]
-    faces = [[outlines[tiles[(b, i)].name] for i in range(-1, len(spec.columns)) if (b, i) in tiles]
+    heights = [max(boxes[(b, i)].height() + drops.get((b, i), 0) for i in range(-1, len(spec.columns))
+                   if (b, i) in boxes) for b in range(len(spec.bands))]
+    faces = [[(outlines[tiles[(b, i)].name], drops.get((b, i), 0)) for i in range(-1, len(spec.columns))
+              if (b, i) in tiles]
              for b in range(len(spec.bands))]
     gaps = [band_gap(band_face(faces[b], NORTH, heights[b]), band_face(faces[b + 1], SOUTH, heights[b + 1]))
             for b in range(len(spec.bands) - 1)]
@@ -425,10 +513,11 @@ def crossbar(spec: CrossbarSpec) -> gf.Component:
             if (b, i) in tiles:
                 box = boxes[(b, i)]
                 left = receiver_x if i < 0 else columns.tile_left[b][i]
-                placed[(b, i)] = _Placed(tiles[(b, i)], left - box.left, top - box.top, top)
-                c.icreate_inst(tiles[(b, i)], kdb.Trans(left - box.left, top - box.top))
-        for position, net in enumerate(nets):
-            track_y[(b, net)] = top - FIRST_TRACK_DEPTH - position * ARRAY_TRACK.pitch
+                tile_top = top - drops.get((b, i), 0)
+                placed[(b, i)] = _Placed(tiles[(b, i)], left - box.left, tile_top - box.top, tile_top)
+                c.icreate_inst(tiles[(b, i)], kdb.Trans(left - box.left, tile_top - box.top))
+        for net in nets:
+            track_y[(b, net)] = top - track_depth(band, net)
         band_tops.append(top)
         y = top + (gaps[b].gap if b < len(gaps) else 0)
     top_edge = band_tops[-1]
@@ -449,8 +538,7 @@ def crossbar(spec: CrossbarSpec) -> gf.Component:
                     d.rect(L.MET2, px - VIA1_PAD // 2, item.top - VIA1_PAD, columns.lane_x[b][i] + stub_half,
                            item.top)
                     continue
-                net = {"ga": band.gate_n, "a": band.gate_n, "gt": band.gate_cascode, "t": band.gate_cascode,
-                       "gp": band.gate_p, "p": band.gate_p}.get(port.name, port.name)
+                net = _port_net(band, port.name)
                 ty = track_y[(b, net)]
                 d.rect(L.MET2, px - stub_half, ty, px - stub_half + STUB.width, item.top - VIA1_PAD // 2)
                 _via2(d, px, ty)
