@@ -28,6 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 from bmru.cli import write_json  # noqa: E402
 
+# the random networks are drawn in turn from one seed in this order (others after), so a width
+# measured alone gets the same weights as in the full run
+DRAW_ORDER = (8, 16, 32, 64)
+
 
 def measure(name: str, weights: Path, out: Path, pex: bool, crossbars: bool = False) -> dict:
     """One network, in this process: generate, DRC, LVS (and KPEX)."""
@@ -79,9 +83,19 @@ def in_child(name: str, weights: Path, out: Path, pex: bool, crossbars: bool = F
     return row
 
 
+def random_networks(widths: list[int]) -> dict[int, dict[str, np.ndarray]]:
+    """The random network of each width: all drawn in turn from seed 0 in :data:`DRAW_ORDER`
+    (other widths after it), so a width gets the same weights whichever others are asked for."""
+    from tests.conftest import random_arrays  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    return {width: random_arrays(rng, n_in=13, width=width, layers=2, classes=2, grid=0.25)
+            for width in list(DRAW_ORDER) + [w for w in widths if w not in DRAW_ORDER]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--widths", type=int, nargs="*", default=[8, 16, 32, 64],
+    parser.add_argument("--widths", type=int, nargs="*", default=list(DRAW_ORDER),
                         help="random network widths besides the reference (default %(default)s)")
     parser.add_argument("--pex", action="store_true", help="also time KPEX (minutes per network)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "layout_flow.json"))
@@ -93,7 +107,6 @@ def main() -> None:
         print(json.dumps(measure(name, Path(weights), Path(out), args.pex, args.crossbars)))
         return
     from bmru.weights import save_weights, validate  # noqa: PLC0415
-    from tests.conftest import random_arrays  # noqa: PLC0415
 
     results = {"covers": "reference D = 4 model and random 2-layer networks (13 inputs, 2 classes, weights on "
                          "the 0.25 grid, seed 0), unit devices 1 x 1 um, one core per network",
@@ -102,10 +115,10 @@ def main() -> None:
         work = Path(tmp)
         results["reference_d4"] = in_child("reference_d4", ROOT / "examples" / "kws_yes_d4.npz", work / "d4", args.pex,
                                            args.crossbars)
-        rng = np.random.default_rng(0)
+        drawn = random_networks(args.widths)
         for width in args.widths:
             weights = work / f"random_d{width}.npz"
-            save_weights(weights, validate(random_arrays(rng, n_in=13, width=width, layers=2, classes=2, grid=0.25)))
+            save_weights(weights, validate(drawn[width]))
             results[f"random_d{width}"] = in_child(f"random_d{width}", weights, work / f"d{width}", args.pex,
                                                    args.crossbars)
     write_json(args.out, results)

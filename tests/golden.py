@@ -102,7 +102,7 @@ def _reference_crossbar():
 
 
 def _cases() -> dict[str, Callable[[Path], Drawn]]:
-    from generators.layout.cells.crossbar import weight_tile
+    from generators.layout.cells.crossbar import folded_source_tile, weight_tile
     from generators.layout.cells.group import matched_row
     from generators.layout.cells.mirror import mirror
     from generators.layout.cells.taps import guard_ring, tap_strip
@@ -123,13 +123,14 @@ def _cases() -> dict[str, Callable[[Path], Drawn]]:
         "weight_tile_n_3": _component_case(lambda: weight_tile(polarity="n", fingers=3, w=1.0, l=1.0)),
         "weight_tile_p_12": _component_case(lambda: weight_tile(polarity="p", fingers=12, w=1.0, l=1.0)),
         "crossbar_reference_c0": _component_case(_reference_crossbar),
+        "folded_source_tile_9": _component_case(lambda: folded_source_tile(fingers=9, w=1.0, l=1.0)),
     }
 
 
 # The cases, without importing the generators (the test module parametrises over them).
 CASE_NAMES = ("nfet_w1_l1_f4", "pfet_w2_l0p5_f3", "mirror_n_2_1_3", "matched_row_n_8_1_2_1_3", "matched_row_p_5_2",
               "tap_strip_p", "guard_ring_n", "bmru_cell_reference_0", "array_reference", "weight_tile_n_3",
-              "weight_tile_p_12", "crossbar_reference_c0")
+              "weight_tile_p_12", "crossbar_reference_c0", "folded_source_tile_9")
 
 
 def draw(name: str, folder: Path) -> Drawn:

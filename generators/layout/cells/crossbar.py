@@ -3,17 +3,28 @@
 ```
  top edge: one met2 port per line (lanes)                 one met2 port per summing node
  ┌──────────┬───────────────────────────────────────────────────────────────┐
- │ west     │ channel: met3 tracks of band 1 (its gate lines, vss, vdd)     │
- │ lanes    │ band 1:  [tile] |  [tile] |   ·     |  [tile] |               │
- │ (met2,   │ channel: met3 tracks of band 0                                │
- │  one per │ band 0:  [tile] |   ·     |  [tile] |  [tile] |               │
- │  line)   │          col 0    col 1     col 2     col 3    (| = summing    │
- └──────────┴──────────────────────────────────────────── lane, met2, down) ┘
+ │ west     │ band 2:  [ tile  ]|[tile]|  ·  |[  tile  ]|                   │
+ │ lanes    │ gap:     lanes jog ─┘  ┌─┘     └──┐       │                   │
+ │ (met2,   │ band 1:  [tile]|[  tile  ]|[tile]|   [tile]|                  │
+ │  one per │ gap:     lanes jog                                            │
+ │  line)   │ band 0:  [tile]|   ·  |[tile]|[   tile  ]|                   │
+ │          │ (| = summing lane, met2, down; band tracks: met3 over tiles)  │
+ └──────────┴───────────────────────────────────────────────────────────────┘
 ```
 
 - A *band* is one signal (or the bias lines): its gate lines run across the array as met3
-  tracks in the channel above it. A *column* is one summing node: its met2 lane runs down the
-  column's east side. The weight of signal j on node i sits at their crossing as a *tile*.
+  tracks over its tiles. A *column* is one summing node: its met2 lane runs down beside each
+  band's tile of that column, on its east side. The weight of signal j on node i sits at
+  their crossing as a *tile*.
+- Dense floorplan (issue #20): each band packs its own tiles west to east, so a column is only
+  as wide as each band's own tile needs, not as its widest tile; a lane that moves between two
+  bands jogs in the gap between them, every lane at one height, each jog a stub pitch clear of
+  its neighbours' (:func:`plan_columns`, :func:`summing_lane`). Tiles sit as close to each
+  other, and bands to bands, as the spacing rules between the layers behind their facing
+  edges allow (:func:`clearance`, :func:`band_gap`): a tile's wells and implants stay well
+  inside its east and west edges (pads and spines there are metal), so neighbours need the
+  metal spacing and the lane between them, and two bands the implant spacing, not the n-well
+  spacing.
 - A tile is one mirror output, drawn by the compact-cell router
   (:mod:`generators.layout.cells.macro`): a negative weight of k fingers is a cascoded NMOS
   sink (bottom k fingers, gate ``ga``; cascode k fingers, gate ``gt``), a positive one a PMOS
@@ -25,16 +36,17 @@
 - Each band's track reaches west to its line's lane; lanes and summing lanes end as met2
   ports on the top edge, where the array's router continues them (same stub pitch).
 
-Correct by construction as far as the geometry goes: tracks of a channel at distinct y, lanes
-at distinct x, tiles inside their slots, so two nets cross only on different metals. LVS of
-the whole array checks it.
+Correct by construction as far as the geometry goes: tracks of a band at distinct y, lanes
+beside a band at distinct x, lane jogs of one gap disjoint in x, tiles between their lanes, so
+two nets cross only on different metals. DRC and LVS of the whole array check it.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import gdsfactory as gf
 import klayout.db as kdb
@@ -49,15 +61,18 @@ from .group import drain_port, matched_row
 from .macro import Block, macro_component, plan_macro
 from .transistor import mosfet
 
-__all__ = ["Band", "CrossbarSpec", "Receiver", "projection_crossbar", "weight_tile", "receiver_tile", "crossbar",
-           "crossbar_spice"]
+__all__ = ["Band", "BandGap", "ColumnPlan", "CrossbarSpec", "Outline", "Receiver", "band_face", "band_gap", "clearance",
+           "crossbar", "crossbar_spice", "folded_source_tile", "landing_depths", "landings_clear", "outline", "plan_columns", "projection_crossbar", "receiver_tile",
+           "summing_lane", "weight_tile"]
 
-# between neighbouring tiles (their bounding boxes hold their wells and implants): two n-wells
-# (nwell.2a) or an n-well and n+ diffusion (difftap.9)
+# between the receivers' column and its neighbours, whose bounding boxes may hold wells and
+# implants at their edges: two n-wells (nwell.2a) or an n-well and n+ diffusion (difftap.9)
 TILE_GAP = up(max(dbu(R.NWELL_SPACE), dbu(R.NDIFF_NWELL_SPACE)))
 # the first track's via2 landing clears the port pads on the top edge (m2.2; on one spine the
 # gap would be a notch)
 FIRST_TRACK_DEPTH = up(VIA1_PAD + dbu(R.M2_SPACE) + VIA2_PAD_M2 // 2 + 1)
+# a tile east of a summing lane clears its port pad on the top edge (m2.2), wider than the lane
+LANE_CLEARANCE = max(STUB.width, VIA1_PAD) // 2 + dbu(R.M2_SPACE)
 NMOS_TILE_PORTS = ("vss", "ga", "gt", "d")  # west to east: the drain last (east-most)
 PMOS_TILE_PORTS = ("vdd", "gp", "d")
 
@@ -153,6 +168,21 @@ def weight_tile(polarity: str = "n", fingers: int = 1, w: float = 1.0, l: float 
 
 
 @gf.cell
+def folded_source_tile(fingers: int = 2, w: float = 1.0, l: float = 1.0) -> gf.Component:
+    """A PMOS mirror output (a source, as ``weight_tile("p", fingers)``) folded into two matched
+    rows of half the fingers each (the odd one in the lower row) around one channel, the upper
+    row mirrored as the macro router draws it: about as wide as a tile of half the fingers and
+    still lower than an NMOS tile, so it fits the height a band of sinks has anyway. Ports
+    (met2, north) ``vdd gp d`` on the top edge, the drain east-most."""
+    if not isinstance(fingers, int) or fingers < 2:
+        raise ValueError(f"a folded source needs two fingers or more, got {fingers!r}")
+    rows = [[Block(name, matched_row(polarity="p", w=w, l=l, fingers=(k,), diode=None, dummies=True, tap=True),
+                   {"gate": "gp", "source": "vdd", "body": "vdd", drain_port(0): "d"}, "p")]
+            for name, k in (("lower", (fingers + 1) // 2), ("upper", fingers // 2))]
+    return macro_component(plan_macro(rows, PMOS_TILE_PORTS))
+
+
+@gf.cell
 def receiver_tile(diode_fingers: int = 4, converter_fingers: int = 1, w: float = 1.0, l: float = 1.0,
                   pmos_diode_w: float = 0.96) -> gf.Component:
     """A signal's receiver as one tile; ports (met2, north) ``vss a t`` and, with a converter,
@@ -181,8 +211,71 @@ def _via2(d: Draw, x: int, y: int) -> None:
     d.rect(L.MET2, x - width // 2, y - height // 2, x - width // 2 + width, y - height // 2 + height)
 
 
-def _tile_of(k: int, spec: CrossbarSpec) -> gf.Component:
-    return weight_tile("p" if k > 0 else "n", abs(k), spec.w_um, spec.l_um)
+TILE_PORT_LINE = {"ga": "gate_n", "a": "gate_n", "gt": "gate_cascode", "t": "gate_cascode", "gp": "gate_p",
+                  "p": "gate_p"}  # a tile port -> the band's line it takes (vss, vdd: the supplies)
+
+
+def _port_net(band: Band, port: str) -> str:
+    return getattr(band, TILE_PORT_LINE[port]) if port in TILE_PORT_LINE else port
+
+
+def track_depth(band: Band, net: str) -> int:
+    """How far below the band's top edge its track of ``net`` runs (its via2 landings' centre)."""
+    return FIRST_TRACK_DEPTH + band.nets().index(net) * ARRAY_TRACK.pitch
+
+
+def landing_depths(tile: gf.Component, band: Band) -> tuple[tuple[str, int], ...]:
+    """(port, depth of its net's track below the band's top) for every port of ``tile`` that
+    reaches a track of ``band`` (all but the drain)."""
+    return tuple((port.name, track_depth(band, _port_net(band, port.name))) for port in tile.ports if port.name != "d")
+
+
+def landings_clear(tile: gf.Component, depths: tuple[tuple[str, int], ...], drop: int) -> bool:
+    """Whether the band's via2 landings on the tile's port spines (``depths``:
+    :func:`landing_depths`), with the tile's top ``drop`` below the band's, each overlap the met2
+    already on that spine or clear it by m2.2: a landing just short of a spine's via1 pad would
+    leave a notch."""
+    cell = tile.kdb_cell
+    top = cell.bbox().top + drop  # the band's top edge, in tile coordinates
+    met2 = kdb.Region(cell.begin_shapes_rec(cell.layout().layer(*L.MET2.gds)))
+    width, height = VIA2_LANDING_M2
+    space = dbu(R.M2_SPACE)
+    for name, depth in depths:
+        x, y = dbu(tile.ports[name].dcenter[0]), top - depth
+        landing = kdb.Box(x - width // 2, y - height // 2, x - width // 2 + width, y - height // 2 + height)
+        # the spine's column only: a neighbour spine's pad lies a stub pitch away
+        window = kdb.Region(kdb.Box(x - width // 2 - space, y - height - 2 * space, x + width // 2 + space,
+                                    y + height + 2 * space))
+        if not ((met2 & window) + kdb.Region(landing)).merged().space_check(space).is_empty():
+            return False
+    return True
+
+
+@functools.cache
+def _folded_drop(fingers: int, w: float, l: float, room: int, depths: tuple[tuple[str, int], ...]) -> int | None:
+    """How far below its band's top a folded source of ``fingers`` must sit for the band's
+    landings (``depths``) to leave no notch, within ``room`` and above the first track's landing;
+    None: nowhere, or it is no narrower than the flat tile."""
+    folded = folded_source_tile(fingers, w, l)
+    box = folded.kdb_cell.bbox()
+    if box.width() >= weight_tile("p", fingers, w, l).kdb_cell.bbox().width():
+        return None
+    deepest = min(room - box.height(), FIRST_TRACK_DEPTH - VIA2_PAD_M2 // 2)
+    return next((d for d in range(0, deepest + 1, dbu(R.GRID)) if landings_clear(folded, depths, d)), None)
+
+
+def _tile_of(k: int, band: Band, spec: CrossbarSpec, room: int) -> tuple[gf.Component, int]:
+    """The tile of a weight of ``k`` fingers, and how far below the band's top edge its top
+    sits. A PMOS source folds into two rows where that is narrower and fits ``room`` (the
+    height its band has anyway, from its sinks and receiver), so the band's width shrinks and
+    its height does not grow; it drops as little as the band's via2 landings on its spines
+    need (:func:`landings_clear`), and not below the first track's landing."""
+    flat = weight_tile("p" if k > 0 else "n", abs(k), spec.w_um, spec.l_um)
+    if k < 2:
+        return flat, 0
+    folded = folded_source_tile(k, spec.w_um, spec.l_um)
+    drop = _folded_drop(k, spec.w_um, spec.l_um, room, landing_depths(folded, band))
+    return (flat, 0) if drop is None else (folded, drop)
 
 
 @dataclass(frozen=True)
@@ -193,19 +286,189 @@ class _Placed:
     top: int  # the tile's top edge in the crossbar
 
 
+# spacing rules between what two neighbouring tiles draw: (layer, layer, rule). Where a rule
+# names a derived layer (n+ or p+ diffusion, poly licon, gate) it is applied to the whole drawn
+# layer, which only asks for more space; layer pairs not listed have no spacing rule.
+NEIGHBOUR_SPACINGS = (
+    (L.NWELL, L.NWELL, R.NWELL_SPACE), (L.DIFF, L.NWELL, R.NDIFF_NWELL_SPACE), (L.TAP, L.NWELL, R.PTAP_NWELL_SPACE),
+    (L.DIFF, L.DIFF, R.DIFF_SPACE), (L.TAP, L.TAP, R.DIFF_SPACE), (L.DIFF, L.TAP, R.DIFF_SPACE),
+    (L.POLY, L.POLY, R.POLY_SPACE), (L.POLY, L.DIFF, R.POLY_DIFF_SPACE), (L.POLY, L.TAP, R.POLY_TAP_SPACE),
+    (L.LICON1, L.LICON1, R.LICON_SPACE), (L.LICON1, L.PSDM, R.POLY_LICON_PSDM_SPACE),
+    (L.LICON1, L.POLY, R.LICON_GATE_SPACE), (L.LICON1, L.DIFF, R.POLY_LICON_DIFF_SPACE),
+    (L.LICON1, L.TAP, R.POLY_LICON_DIFF_SPACE), (L.NPC, L.LICON1, R.NPC_LICON_SPACE), (L.NPC, L.NPC, R.NPC_SPACE),
+    (L.NPC, L.POLY, R.NPC_GATE_SPACE), (L.NPC, L.DIFF, R.NPC_GATE_SPACE),
+    (L.NSDM, L.NSDM, R.NSDM_SPACE), (L.PSDM, L.PSDM, R.PSDM_SPACE), (L.NSDM, L.DIFF, R.NSDM_PDIFF_SPACE),
+    (L.NSDM, L.TAP, R.NSDM_PDIFF_SPACE), (L.PSDM, L.DIFF, R.PSDM_NDIFF_SPACE), (L.PSDM, L.TAP, R.PSDM_NDIFF_SPACE),
+    (L.LI1, L.LI1, R.LI_SPACE), (L.MCON, L.MCON, R.MCON_SPACE), (L.MET1, L.MET1, R.M1_SPACE),
+    (L.VIA, L.VIA, R.VIA_SPACE), (L.MET2, L.MET2, R.M2_SPACE),
+)
+WEST, SOUTH, EAST, NORTH = range(4)
+
+
+@dataclass(frozen=True)
+class Outline:
+    """A tile's size and, for each layer it draws, how far that layer stays inside each edge of
+    its bounding box (dbu; indexed WEST, SOUTH, EAST, NORTH)."""
+
+    width: int
+    height: int
+    insets: Mapping[L.Layer, tuple[int, int, int, int]] = field(compare=False)
+
+    def facing(self, side: int) -> dict[L.Layer, int]:
+        return {layer: inset[side] for layer, inset in self.insets.items()}
+
+
+def outline(tile: gf.Component) -> Outline:
+    """The tile's :class:`Outline`, read off its drawn shapes."""
+    cell = tile.kdb_cell
+    box = cell.bbox()
+    insets = {}
+    for layer in sorted({layer for pair in NEIGHBOUR_SPACINGS for layer in pair[:2]}):
+        index = cell.layout().find_layer(*layer.gds)
+        if index is None:
+            continue
+        drawn = cell.bbox(index)
+        if not drawn.empty():
+            insets[layer] = (drawn.left - box.left, drawn.bottom - box.bottom, box.right - drawn.right,
+                             box.top - drawn.top)
+    return Outline(box.width(), box.height(), insets)
+
+
+def clearance(near: Mapping[L.Layer, int], far: Mapping[L.Layer, int]) -> int:
+    """The least gap between two facing edges for which every :data:`NEIGHBOUR_SPACINGS` rule holds
+    between the layers behind them (each layer's distance behind its own edge)."""
+    need = 0
+    for a, b, rule in NEIGHBOUR_SPACINGS:
+        for x, y in ((a, b), (b, a)):
+            if x in near and y in far:
+                need = max(need, dbu(rule) - near[x] - far[y])
+    return up(need)
+
+
+def band_face(outlines: list[tuple[Outline, int]], side: int, height: int) -> dict[L.Layer, int]:
+    """Each layer's least distance behind a band's top (NORTH) or bottom (SOUTH) edge, over the
+    band's tiles, each (outline, drop) with its top ``drop`` below the band's top edge (most
+    align on it); ``height``: the band's."""
+    face: dict[L.Layer, int] = {}
+    for item, drop in outlines:
+        # a shorter tile's bottom lies above the band's bottom edge
+        behind = drop if side == NORTH else height - item.height - drop
+        for layer, inset in item.facing(side).items():
+            face[layer] = min(face.get(layer, inset + behind), inset + behind)
+    return face
+
+
+@dataclass(frozen=True)
+class BandGap:
+    """Between two bands (dbu): how far above the lower one's top the upper one starts, and where
+    summing lanes jog in between (the jog's centre above the lower band's top)."""
+
+    gap: int
+    jog: int
+
+
+def band_gap(lower: dict[L.Layer, int], upper: dict[L.Layer, int]) -> BandGap:
+    """The gap between two bands (their :func:`band_face`, NORTH of the lower and SOUTH of the
+    upper): their tiles' spacing rules, and room for a met2 jog of the summing lanes with m2.2
+    to both bands' met2."""
+    half = STUB.width // 2
+    below = up(max(dbu(R.M2_SPACE) - lower.get(L.MET2, 0), 0))
+    above = up(max(dbu(R.M2_SPACE) - upper.get(L.MET2, 0), 0))
+    return BandGap(max(clearance(lower, upper), below + STUB.width + above), below + half)
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """Where each band's tiles and each column's summing lane go (x, dbu), band by band (bottom
+    to top) and column by column (west to east)."""
+
+    tile_left: tuple[tuple[int, ...], ...]  # west edge of the tile at each crossing (where there is one)
+    lane_x: tuple[tuple[int, ...], ...]  # centre of the column's summing lane beside each band
+
+    @property
+    def right(self) -> int:
+        """East edge of the easternmost lane."""
+        return max(row[-1] for row in self.lane_x) + STUB.width // 2
+
+
+def plan_columns(tiles: list[list[Outline | None]], start: int) -> ColumnPlan:
+    """Tiles ``tiles[b][i]`` (None: no tile) packed west to east in each band from ``start``,
+    column i's summing lane just east of its tile, so a column is only as wide as each band's
+    own tile needs, not as its widest one.
+
+    Where lane i moves between band b and band b + 1 it jogs in the gap between them (one met2
+    jog, :func:`summing_lane`); all lanes jog at that one height, so a lane's jog must clear
+    its neighbours' by a stub pitch: lane i beside band b lies a pitch east of lane i - 1
+    beside bands b - 1, b and b + 1. Between a tile and the lanes beside it m2.2 holds (the
+    lane's port pad on the top edge included); between two tiles of a band, the spacing rules
+    between what they draw (:func:`clearance`). Each position is the least these allow (a
+    longest path over lower bounds, so the plan is as narrow as they allow)."""
+    half = STUB.width // 2
+    bands = len(tiles)
+    lane = [start - LANE_CLEARANCE] * bands  # as if a lane ended just west of start
+    west_tile: list[tuple[int, Outline] | None] = [None] * bands  # (right edge, outline) of the last tile
+    tile_left: list[list[int]] = [[] for _ in range(bands)]
+    lane_x: list[list[int]] = [[] for _ in range(bands)]
+    for i in range(len(tiles[0]) if tiles else 0):
+        jogs = [max(lane[max(b - 1, 0):b + 2]) + STUB_PITCH for b in range(bands)]
+        for b in range(bands):
+            tile = tiles[b][i]
+            x = jogs[b]
+            left = 0
+            if tile is not None:
+                left = max(start, lane[b] + LANE_CLEARANCE)
+                if west_tile[b] is not None:
+                    right, neighbour = west_tile[b]
+                    left = max(left, right + clearance(neighbour.facing(EAST), tile.facing(WEST)))
+                x = max(x, up(left + tile.width + dbu(R.M2_SPACE) + half))
+                left = x - half - dbu(R.M2_SPACE) - tile.width  # against its lane: a short drain jog
+                west_tile[b] = (left + tile.width, tile)
+            tile_left[b].append(left)
+            lane_x[b].append(x)
+        lane = [row[i] for row in lane_x]
+    return ColumnPlan(tuple(map(tuple, tile_left)), tuple(map(tuple, lane_x)))
+
+
+def summing_lane(xs: list[int], band_tops: list[int], jogs: list[int], first: int,
+                 top_edge: int) -> list[tuple[int, int, int, int]]:
+    """A column's summing lane as met2 rectangles: from its tile in band ``first`` up to the top
+    edge, at ``xs[b]`` beside band b, jogging ``jogs[b]`` above band b's top where ``xs``
+    changes."""
+    half = STUB.width // 2
+    rects = []
+    bottom = band_tops[first] - VIA1_PAD
+    for b in range(first, len(xs)):
+        if b + 1 == len(xs):
+            rects.append((xs[b] - half, bottom, xs[b] - half + STUB.width, top_edge))
+            break
+        jog = band_tops[b] + jogs[b]
+        rects.append((xs[b] - half, bottom, xs[b] - half + STUB.width, jog + half))
+        if xs[b + 1] != xs[b]:
+            rects.append((min(xs[b], xs[b + 1]) - half, jog - half, max(xs[b], xs[b + 1]) + half, jog + half))
+        bottom = jog - half
+    return rects
+
+
 @functools.cache  # one cell per spec in gdsfactory's layout, as gf.cell does for plain parameters
 def crossbar(spec: CrossbarSpec) -> gf.Component:
     """The crossbar of ``spec`` (see the module doc). Ports (met2, north, on the top edge): every
     line a band uses, vss/vdd, and every column's summing net that has a tile."""
     c = gf.Component(name="crossbar_" + hashlib.sha256(repr(spec).encode()).hexdigest()[:12])
     d = Draw(c)
-    tiles = {(b, i): _tile_of(k, spec) for b, band in enumerate(spec.bands) for i, k in enumerate(band.fingers) if k}
-    if not tiles:
-        raise ValueError("the crossbar has no weight")
+    tiles = {(b, i): _tile_of(k, band, spec, 0)[0] for b, band in enumerate(spec.bands)
+             for i, k in enumerate(band.fingers) if k < 0}
+    drops: dict[tuple[int, int], int] = {}  # a tile's top below its band's top (0 where not listed)
     for b, band in enumerate(spec.bands):
         if band.receiver is not None:  # column -1: the receivers, west of the weights
             r = band.receiver
             tiles[(b, -1)] = receiver_tile(r.diode_fingers, r.converter_fingers, spec.w_um, spec.l_um, r.pmos_diode_w)
+    for b, band in enumerate(spec.bands):  # sources last: they may fold into the height the band has
+        room = max((tile.kdb_cell.bbox().height() for (tb, _), tile in tiles.items() if tb == b), default=0)
+        for i, k in enumerate(band.fingers):
+            if k > 0:
+                tiles[(b, i)], drops[(b, i)] = _tile_of(k, band, spec, room)
+    if not any(key[1] >= 0 for key in tiles):
+        raise ValueError("the crossbar has no weight")
     boxes = {key: tile.kdb_cell.bbox() for key, tile in tiles.items()}
     stub_half = STUB.width // 2
 
@@ -213,29 +476,35 @@ def crossbar(spec: CrossbarSpec) -> gf.Component:
     lanes = [n for n in spec.lines() if spec.exported is None or n in spec.exported or n in ("vss", "vdd")]
     lane_x = {net: position * STUB_PITCH for position, net in enumerate(lanes)}
     x = (len(lane_x) - 1) * STUB_PITCH + VIA2_PAD_M2 // 2 + TILE_GAP
+    receiver_x = x  # column -1: the receivers, west of the weights
+    receivers = [boxes[(b, -1)].width() for b in range(len(spec.bands)) if (b, -1) in boxes]
+    if receivers:
+        x = up(x + max(receivers) + TILE_GAP)
 
-    # columns: each as wide as its widest tile, its summing lane on its east side (none for the
-    # receivers' column -1)
-    column_x: dict[int, int] = {}
-    summing_x: dict[int, int] = {}
-    for i in range(-1, len(spec.columns)):
-        width = max((boxes[(b, i)].width() for b in range(len(spec.bands)) if (b, i) in boxes), default=0)
-        if i < 0:
-            if width:
-                column_x[i] = x
-                x = up(x + width + TILE_GAP)
-            continue
-        column_x[i] = x
-        summing_x[i] = up(x + width + dbu(R.M2_SPACE) + stub_half)
-        x = summing_x[i] + stub_half + TILE_GAP
+    # columns: in each band its tiles packed west to east, each column's summing lane just east
+    # of its tile; a lane jogs between bands (:func:`plan_columns`)
+    outlines = {tile.name: outline(tile) for tile in tiles.values()}
+    columns = plan_columns([[outlines[tiles[(b, i)].name] if (b, i) in tiles else None
+                             for i in range(len(spec.columns))] for b in range(len(spec.bands))], x)
+
+    # bands: each as tall as its tallest tile, the next one as close above as the rules between
+    # their tiles allow, with room for the summing lanes' jogs
+    heights = [max(boxes[(b, i)].height() + drops.get((b, i), 0) for i in range(-1, len(spec.columns))
+                   if (b, i) in boxes) for b in range(len(spec.bands))]
+    faces = [[(outlines[tiles[(b, i)].name], drops.get((b, i), 0)) for i in range(-1, len(spec.columns))
+              if (b, i) in tiles]
+             for b in range(len(spec.bands))]
+    gaps = [band_gap(band_face(faces[b], NORTH, heights[b]), band_face(faces[b + 1], SOUTH, heights[b + 1]))
+            for b in range(len(spec.bands) - 1)]
 
     # bands bottom to top, tiles aligned on the band's top edge; the band's met3 tracks run
     # across the tiles, under their ports, and each port's spine reaches down to its track
     placed: dict[tuple[int, int], _Placed] = {}
     track_y: dict[tuple[int, str], int] = {}
+    band_tops: list[int] = []
     y = 0
     for b, band in enumerate(spec.bands):
-        height = max(boxes[(b, i)].height() for i in range(-1, len(spec.columns)) if (b, i) in boxes)
+        height = heights[b]
         nets = band.nets()
         if FIRST_TRACK_DEPTH + len(nets) * ARRAY_TRACK.pitch > height:
             raise ValueError(f"band {b}: {len(nets)} tracks do not fit over tiles {height} nm tall")
@@ -243,12 +512,15 @@ def crossbar(spec: CrossbarSpec) -> gf.Component:
         for i in range(-1, len(spec.columns)):
             if (b, i) in tiles:
                 box = boxes[(b, i)]
-                placed[(b, i)] = _Placed(tiles[(b, i)], column_x[i] - box.left, top - box.top, top)
-                c.icreate_inst(tiles[(b, i)], kdb.Trans(column_x[i] - box.left, top - box.top))
-        for position, net in enumerate(nets):
-            track_y[(b, net)] = top - FIRST_TRACK_DEPTH - position * ARRAY_TRACK.pitch
-        y = up(top + TILE_GAP)
-    top_edge = y - TILE_GAP
+                left = receiver_x if i < 0 else columns.tile_left[b][i]
+                tile_top = top - drops.get((b, i), 0)
+                placed[(b, i)] = _Placed(tiles[(b, i)], left - box.left, tile_top - box.top, tile_top)
+                c.icreate_inst(tiles[(b, i)], kdb.Trans(left - box.left, tile_top - box.top))
+        for net in nets:
+            track_y[(b, net)] = top - track_depth(band, net)
+        band_tops.append(top)
+        y = top + (gaps[b].gap if b < len(gaps) else 0)
+    top_edge = band_tops[-1]
 
     span: dict[tuple[int, str], list[int]] = {}  # a track's via x: its lane and its tiles' stubs
     for b, band in enumerate(spec.bands):
@@ -263,10 +535,10 @@ def crossbar(spec: CrossbarSpec) -> gf.Component:
             for port in item.tile.ports:
                 px = dbu(port.dcenter[0]) + item.dx
                 if port.name == "d":  # east-most: a straight jog to the column's summing lane
-                    d.rect(L.MET2, px - VIA1_PAD // 2, item.top - VIA1_PAD, summing_x[i] + stub_half, item.top)
+                    d.rect(L.MET2, px - VIA1_PAD // 2, item.top - VIA1_PAD, columns.lane_x[b][i] + stub_half,
+                           item.top)
                     continue
-                net = {"ga": band.gate_n, "a": band.gate_n, "gt": band.gate_cascode, "t": band.gate_cascode,
-                       "gp": band.gate_p, "p": band.gate_p}.get(port.name, port.name)
+                net = _port_net(band, port.name)
                 ty = track_y[(b, net)]
                 d.rect(L.MET2, px - stub_half, ty, px - stub_half + STUB.width, item.top - VIA1_PAD // 2)
                 _via2(d, px, ty)
@@ -283,12 +555,13 @@ def crossbar(spec: CrossbarSpec) -> gf.Component:
         d.rect(L.MET2, lx - stub_half, bottom, lx - stub_half + STUB.width, top_edge)
         port_boxes[net] = d.rect(L.MET2, *square(lx, top_edge - VIA1_PAD // 2, VIA1_PAD))
     for i, net in enumerate(spec.columns):
-        users = [placed[(b, i)].top for b in range(len(spec.bands)) if (b, i) in placed]
+        users = [b for b in range(len(spec.bands)) if (b, i) in placed]
         if not users:
             continue
-        sx = summing_x[i]
-        d.rect(L.MET2, sx - stub_half, min(users) - VIA1_PAD, sx - stub_half + STUB.width, top_edge)
-        port_boxes[net] = d.rect(L.MET2, *square(sx, top_edge - VIA1_PAD // 2, VIA1_PAD))
+        for rect in summing_lane([row[i] for row in columns.lane_x], band_tops, [g.jog for g in gaps], users[0],
+                                 top_edge):
+            d.rect(L.MET2, *rect)
+        port_boxes[net] = d.rect(L.MET2, *square(columns.lane_x[-1][i], top_edge - VIA1_PAD // 2, VIA1_PAD))
     for net, box in port_boxes.items():
         d.pin(net, "met2", box, "n")
     d.boundary()
