@@ -54,6 +54,7 @@ import klayout.db as kdb
 from pdk_sky130_180 import layers as L
 from pdk_sky130_180 import rules as R
 from pdk_sky130_180.devices import fet
+from pdk_sky130_180.spacings import LAYER_SPACINGS
 from pdk_sky130_180.wires import ARRAY_TRACK, STUB, STUB_PITCH, VIA1_PAD, VIA2_LANDING_M2, VIA2_PAD_M2, dbu, square
 
 from ._draw import Draw, up
@@ -286,22 +287,6 @@ class _Placed:
     top: int  # the tile's top edge in the crossbar
 
 
-# spacing rules between what two neighbouring tiles draw: (layer, layer, rule). Where a rule
-# names a derived layer (n+ or p+ diffusion, poly licon, gate) it is applied to the whole drawn
-# layer, which only asks for more space; layer pairs not listed have no spacing rule.
-NEIGHBOUR_SPACINGS = (
-    (L.NWELL, L.NWELL, R.NWELL_SPACE), (L.DIFF, L.NWELL, R.NDIFF_NWELL_SPACE), (L.TAP, L.NWELL, R.PTAP_NWELL_SPACE),
-    (L.DIFF, L.DIFF, R.DIFF_SPACE), (L.TAP, L.TAP, R.DIFF_SPACE), (L.DIFF, L.TAP, R.DIFF_SPACE),
-    (L.POLY, L.POLY, R.POLY_SPACE), (L.POLY, L.DIFF, R.POLY_DIFF_SPACE), (L.POLY, L.TAP, R.POLY_TAP_SPACE),
-    (L.LICON1, L.LICON1, R.LICON_SPACE), (L.LICON1, L.PSDM, R.POLY_LICON_PSDM_SPACE),
-    (L.LICON1, L.POLY, R.LICON_GATE_SPACE), (L.LICON1, L.DIFF, R.POLY_LICON_DIFF_SPACE),
-    (L.LICON1, L.TAP, R.POLY_LICON_DIFF_SPACE), (L.NPC, L.LICON1, R.NPC_LICON_SPACE), (L.NPC, L.NPC, R.NPC_SPACE),
-    (L.NPC, L.POLY, R.NPC_GATE_SPACE), (L.NPC, L.DIFF, R.NPC_GATE_SPACE),
-    (L.NSDM, L.NSDM, R.NSDM_SPACE), (L.PSDM, L.PSDM, R.PSDM_SPACE), (L.NSDM, L.DIFF, R.NSDM_PDIFF_SPACE),
-    (L.NSDM, L.TAP, R.NSDM_PDIFF_SPACE), (L.PSDM, L.DIFF, R.PSDM_NDIFF_SPACE), (L.PSDM, L.TAP, R.PSDM_NDIFF_SPACE),
-    (L.LI1, L.LI1, R.LI_SPACE), (L.MCON, L.MCON, R.MCON_SPACE), (L.MET1, L.MET1, R.M1_SPACE),
-    (L.VIA, L.VIA, R.VIA_SPACE), (L.MET2, L.MET2, R.M2_SPACE),
-)
 WEST, SOUTH, EAST, NORTH = range(4)
 
 
@@ -323,7 +308,7 @@ def outline(tile: gf.Component) -> Outline:
     cell = tile.kdb_cell
     box = cell.bbox()
     insets = {}
-    for layer in sorted({layer for pair in NEIGHBOUR_SPACINGS for layer in pair[:2]}):
+    for layer in sorted({layer for pair in LAYER_SPACINGS for layer in pair[:2]}):
         index = cell.layout().find_layer(*layer.gds)
         if index is None:
             continue
@@ -335,10 +320,10 @@ def outline(tile: gf.Component) -> Outline:
 
 
 def clearance(near: Mapping[L.Layer, int], far: Mapping[L.Layer, int]) -> int:
-    """The least gap between two facing edges for which every :data:`NEIGHBOUR_SPACINGS` rule holds
+    """The least gap between two facing edges for which every :data:`LAYER_SPACINGS` rule holds
     between the layers behind them (each layer's distance behind its own edge)."""
     need = 0
-    for a, b, rule in NEIGHBOUR_SPACINGS:
+    for a, b, rule in LAYER_SPACINGS:
         for x, y in ((a, b), (b, a)):
             if x in near and y in far:
                 need = max(need, dbu(rule) - near[x] - far[y])
