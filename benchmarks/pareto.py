@@ -22,7 +22,7 @@ resized devices over the drawn ones (each matched device measured as a weight ti
 fingers, W and L: ``generators.layout.cells.crossbar.weight_tile``, dummies and tap included),
 plus its routing, unchanged.
 
-A drawn design, RECIPE:WEIGHTS:UNIT_UM:BIAS_LINE_COPIES:CELL_LINE_COPIES:CELL_INPUT_FINGERS, is
+A drawn design, RECIPE:WEIGHTS:UNIT_UM:BIAS_LINE_COPIES:CELL_LINE_COPIES:CELL_INPUT_FINGERS[:CONVERTER_COPIES], is
 no what-if: the generator draws the circuit with that sizing
 (:class:`generators.circuit.mapping.Sizing`), its area is the drawn layout's, and the software
 Monte Carlo draws the devices of that netlist.
@@ -93,12 +93,12 @@ Drawn = tuple[str, str, Sizing]
 def parse_drawn(text: str) -> Drawn:
     parts = text.split(":")
     try:
-        if len(parts) != 6:
+        if len(parts) not in (6, 7):
             raise ValueError
         return parts[0], parts[1], Sizing(float(parts[2]), *(int(v) for v in parts[3:]))
     except ValueError as error:
         raise SystemExit(f"--drawn: expected RECIPE:WEIGHTS:UNIT_UM:BIAS_LINE_COPIES:CELL_LINE_COPIES:"
-                         f"CELL_INPUT_FINGERS, got {text!r} ({error})") from None
+                         f"CELL_INPUT_FINGERS[:CONVERTER_COPIES], got {text!r} ({error})") from None
 
 
 def software_mc(weights: str, args, options: list[str]) -> dict:
@@ -114,6 +114,8 @@ def _row_sizing(r: dict) -> tuple[str, str, str, str]:
         s = r["sizing"]
         unit = f"{s['unit_um']:g} x {s['unit_um']:g} (drawn)"
         copies = f"copies {s['bias_line_copies']}/{s['cell_line_copies']}, cell mirror {s['cell_input_fingers']}"
+        if s.get("converter_copies", 1) != 1:
+            copies += f", converters x {s['converter_copies']}"
         return unit, unit, copies, f"{r['area_mm2_drawn']:.3f} (drawn)"
     least = r.get("shared_min_area_um2")
     return (f"{r['unit_scale']:g} x {r['unit_scale']:g}", f"{r['shared_scale']:g} x {r['shared_scale']:g}",
@@ -174,7 +176,8 @@ def main(argv: list[str] | None = None) -> None:
         data = software_mc(weights, args, ["--unit-size", f"{sizing.unit_um:g}",
                                            "--bias-line-copies", str(sizing.bias_line_copies),
                                            "--cell-line-copies", str(sizing.cell_line_copies),
-                                           "--cell-input-fingers", str(sizing.cell_input_fingers)])
+                                           "--cell-input-fingers", str(sizing.cell_input_fingers),
+                                           "--converter-copies", str(sizing.converter_copies)])
         rows.append({"recipe": recipe, "weights": weights, "sizing": vars(sizing).copy(),
                      "area_mm2_drawn": round(area["total"] / 1e6, 4), "accuracy": data["accuracy"],
                      "decision_agreement": data["decision_agreement"], "samples": data["samples"],

@@ -13,7 +13,8 @@ is the sum of its PMOS sources (each delivers its full copy even when a summing 
 win and the ReLU clamps the node: the node then drops and the PMOS stays saturated).
 
 - ``vdd_ff`` (feedforward):
-  - every n->p converter's PMOS diode (the "p-line") carries a quarter of its signal: one NMOS
+  - every n->p converter's PMOS diode (the "p-line") carries a quarter of its signal per
+    ``converter_copies`` (:class:`generators.circuit.mapping.Sizing`): one NMOS
     finger against the 4-finger diode stack (8 fingers, i.e. 4/sigma, for the input pins);
     signals with a p-line: the inputs x_j of positive ``W_in`` columns, every u_l (l < L, the
     residual copies them), u_L's positive ``W_out`` columns, h_l's positive ``W_o`` columns,
@@ -62,7 +63,7 @@ from generators.circuit.mapping import (CONVERTER_FINGERS, REF_FINGERS, Hardware
 from generators.circuit.spice_cells import HOLD_FINGERS, positive_columns
 from pdk_sky130_180.devices import SUPPLY_V
 
-PLINE_SHARE = CONVERTER_FINGERS / REF_FINGERS  # a converter copies 1/4 of its signal onto the PMOS p-line
+PLINE_SHARE = CONVERTER_FINGERS / REF_FINGERS  # a converter copy puts 1/4 of its signal on the PMOS p-line
 
 
 @dataclass(frozen=True)
@@ -188,10 +189,11 @@ def supply_currents(spec: HardwareSpec, x: np.ndarray, schedule: FrameSchedule =
     cell_line = bias_line * spec.sizing.cell_line_copies
     global_lines = 2 * bias_line * spec.sizing.bias_line_copies  # pb and nc
     hold_units = HOLD_FINGERS * spec.cell_step  # a cell's inverter load, in cell-bias fingers
+    pline = PLINE_SHARE * spec.sizing.converter_copies  # each p-line's share of its signal
 
     # Input-side currents do not depend on the cell states.
     u0 = relu(xr @ net.W_in.T + net.b_in)
-    ff_fixed = (PLINE_SHARE * xr @ _pline_mask(spec, "in")  # input p-lines
+    ff_fixed = (pline * xr @ _pline_mask(spec, "in")  # input p-lines
                 + _sources(xr, net.W_in, net.b_in))  # W_in and b_in PMOS outputs
     ff = np.zeros(x.shape[:2])
     cells = np.zeros(x.shape[:2])
@@ -216,14 +218,14 @@ def supply_currents(spec: HardwareSpec, x: np.ndarray, schedule: FrameSchedule =
             cells_phase += (alpha_drawn + hold).sum(axis=2)
             cells_phase += (cell_line + layer.beta2).sum()  # own bias line, threshold source
             y = relu(h @ layer.W_o.T + layer.b_o)
-            ff_phase += (PLINE_SHARE * u.sum(axis=2)  # u_l p-lines (the residual reads every one)
+            ff_phase += (pline * u.sum(axis=2)  # u_l p-lines (the residual reads every one)
                          + _sources(u, layer.W_c, layer.b_c)
-                         + PLINE_SHARE * h @ _pline_mask(spec, f"o{index}")
+                         + pline * h @ _pline_mask(spec, f"o{index}")
                          + _sources(h, layer.W_o, layer.b_o)
-                         + PLINE_SHARE * y.sum(axis=2)  # y_l p-lines
+                         + pline * y.sum(axis=2)  # y_l p-lines
                          + (y + u).sum(axis=2))  # residual copies
             u = y + u
-        ff_phase += PLINE_SHARE * u @ _pline_mask(spec, "out") + _sources(u, net.W_out, net.b_out)
+        ff_phase += pline * u @ _pline_mask(spec, "out") + _sources(u, net.W_out, net.b_out)
         ff += share * ff_phase
         cells += share * cells_phase
     # The hold current stops again when the enables fall before the frame's end.

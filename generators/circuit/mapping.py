@@ -66,19 +66,23 @@ class Sizing:
       which sets both of the cell's thresholds and its output.
     - ``cell_input_fingers``: the cell's candidate diode ``M1`` and its copy ``M2`` (with their
       cascodes ``T1``/``M2c``): a 1:1 mirror, so more fingers cost no current.
+    - ``converter_copies``: fingers of each signal's n->p converter (``K`` and its cascode) and of
+      the PMOS diode it feeds (``P``): the p-line then carries that many quarters of the signal,
+      and every positive weight's ratio stays (its PMOS diode grows with it).
     """
 
     unit_um: float = 1.0
     bias_line_copies: int = 1
     cell_line_copies: int = 1
     cell_input_fingers: int = REF_FINGERS
+    converter_copies: int = 1
 
     def __post_init__(self) -> None:
         try:
             device_set(self.unit_um)
         except ValueError as error:
             raise MappingError(f"unit_um: {error}") from None
-        for name in ("bias_line_copies", "cell_line_copies", "cell_input_fingers"):
+        for name in ("bias_line_copies", "cell_line_copies", "cell_input_fingers", "converter_copies"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise MappingError(f"{name}: must be a positive integer, got {value!r}")
@@ -359,6 +363,9 @@ def add_mapping_arguments(parser) -> None:
                         help="fingers of each cell's threshold-line branch (default %(default)s)")
     parser.add_argument("--cell-input-fingers", type=int, default=shipped.cell_input_fingers, metavar="K",
                         help="fingers of each cell's candidate diode and its copy (default %(default)s)")
+    parser.add_argument("--converter-copies", type=int, default=shipped.converter_copies, metavar="K",
+                        help="fingers of each n->p converter and its PMOS diode: better matching for K times "
+                             "the p-line current (default %(default)s)")
 
 
 def config_from(args) -> MappingConfig:
@@ -367,7 +374,8 @@ def config_from(args) -> MappingConfig:
     from bmru.cli import fail  # noqa: PLC0415
 
     try:
-        sizing = Sizing(args.unit_size, args.bias_line_copies, args.cell_line_copies, args.cell_input_fingers)
+        sizing = Sizing(args.unit_size, args.bias_line_copies, args.cell_line_copies, args.cell_input_fingers,
+                        args.converter_copies)
         return MappingConfig(internal_scale=args.internal_scale, sizing=sizing)
     except MappingError as error:
         fail(str(error))

@@ -160,18 +160,19 @@ def top_block(spec: HardwareSpec) -> str:
 
 def leaf_blocks(spec: HardwareSpec) -> list[str]:
     devices = sc.device_set(spec.sizing.unit_um)
+    copies = spec.sizing.converter_copies
     blocks = [sc.bias_block(spec)]
     blocks.append(sc.receiver_block("in", sc.diode_fingers_for_inputs(spec),
-                                    sc.positive_columns(spec.projection("in")), devices))
+                                    sc.positive_columns(spec.projection("in")), devices, copies))
     for layer in range(spec.layers + 1):
-        blocks.append(sc.receiver_block(f"u{layer}", REF_FINGERS, _u_converters(spec, layer), devices))
+        blocks.append(sc.receiver_block(f"u{layer}", REF_FINGERS, _u_converters(spec, layer), devices, copies))
     for projection in spec.projections:
         blocks.append(sc.projection_block(projection, devices))
     for cell in spec.cells:
         blocks.append(sc.cell_block(cell, spec.sizing))
     for layer in range(spec.layers):
-        blocks.append(sc.receiver_block(f"h{layer}", REF_FINGERS, _h_converters(spec, layer), devices))
-        blocks.append(sc.receiver_block(f"y{layer}", REF_FINGERS, (True,) * spec.width, devices))
+        blocks.append(sc.receiver_block(f"h{layer}", REF_FINGERS, _h_converters(spec, layer), devices, copies))
+        blocks.append(sc.receiver_block(f"y{layer}", REF_FINGERS, (True,) * spec.width, devices, copies))
         blocks.append(sc.residual_block(layer, spec.width, devices))
     return blocks
 

@@ -120,16 +120,17 @@ def sink(name: str, drain: str, gate_a: str, gate_t: str, m: int, devices: Devic
 
 
 def receiver_block(bundle: str, diode_fingers: int, converters: tuple[bool, ...],
-                   devices: DeviceSet = DEVICES_1UM) -> str:
-    """Per signal: the ReLU diode stack (``t`` over ``a``) and, where needed, the quarter-current p-line."""
+                   devices: DeviceSet = DEVICES_1UM, converter_copies: int = 1) -> str:
+    """Per signal: the ReLU diode stack (``t`` over ``a``) and, where needed, the p-line: a
+    quarter of the signal per converter copy, into a PMOS diode of as many fingers."""
     n = devices.unit_nfet
     body = []
     for i, convert in enumerate(converters):
         body.append(n.line(f"T{i}", f"t{i}", f"t{i}", f"a{i}", "vss", diode_fingers))
         body.append(n.line(f"D{i}", f"a{i}", f"a{i}", "vss", "vss", diode_fingers))
         if convert:
-            body += sink(f"K{i}", f"p{i}", f"a{i}", f"t{i}", CONVERTER_FINGERS, devices)
-            body.append(devices.pmos_diode.line(f"P{i}", f"p{i}", f"p{i}", "vdd", "vdd", 1))
+            body += sink(f"K{i}", f"p{i}", f"a{i}", f"t{i}", CONVERTER_FINGERS * converter_copies, devices)
+            body.append(devices.pmos_diode.line(f"P{i}", f"p{i}", f"p{i}", "vdd", "vdd", converter_copies))
     return _subckt(receiver_name(bundle), receiver_pins(len(converters), converters), body,
                    f"Receiver of signals {bundle}: ReLU diode stacks ({diode_fingers} fingers) and n->p converters.")
 

@@ -179,3 +179,25 @@ def test_dense_crossbar_with_jogging_lanes_is_drc_and_lvs_clean(tmp_path):
     (tmp_path / "x.spice").write_text(crossbar_spice(spec, component.name, ports))
     lvs = run_lvs(gds, tmp_path / "x.spice")
     assert lvs.match, report_text(lvs, lvs.lvs)
+
+
+def test_a_receiver_with_converter_copies_draws_its_pmos_diode_with_as_many_fingers(tmp_path):
+    """With converter copies (generators.circuit.mapping.Sizing) the converter and the PMOS diode it
+    feeds both have k fingers; the receiver tile is DRC-clean and LVS sees the devices the
+    schematic's receiver has (spice_cells.receiver_block), at 2 µm fingers."""
+    from generators.circuit.spice_cells import receiver_block
+    from generators.circuit.unit_devices import device_set
+
+    devices = device_set(2.0)
+    tile = receiver_tile(4, 3, 2.0, 2.0, devices.pmos_diode.w_um)
+    gds = write_gds(tile, tmp_path / "r.gds")
+    drc = run_drc(gds)
+    assert drc.clean, f"DRC {drc.failing()}"
+    block = receiver_block("s", 4, (True,), devices, converter_copies=3)
+    body = [line for line in block.splitlines() if line.startswith("X")]
+    # the tile's ports: vss vdd a t p; the block's nets: t0 a0 p0 (vdd, vss)
+    spice = "\n".join([f".subckt {tile.name} vss vdd a t p"]
+                      + [line.replace("t0", "t").replace("a0", "a").replace("p0", "p") for line in body] + [".ends"])
+    (tmp_path / "r.spice").write_text(spice + "\n")
+    lvs = run_lvs(gds, tmp_path / "r.spice")
+    assert lvs.match, report_text(lvs, lvs.lvs)

@@ -83,7 +83,7 @@ class Receiver:
     """A signal's receiver (``generators.circuit.spice_cells.receiver_block``): the ReLU diode
     stack (top ``T`` on the cascode line, bottom ``D`` on the NMOS gate line, ``diode_fingers``
     each) and, with ``converter_fingers`` > 0, the cascoded copy into the PMOS diode ``P``
-    (one finger ``pmos_diode_w`` wide) that sets the PMOS gate line."""
+    (as many fingers as the converter, each ``pmos_diode_w`` wide) that sets the PMOS gate line."""
 
     diode_fingers: int
     converter_fingers: int
@@ -198,7 +198,9 @@ def receiver_tile(diode_fingers: int = 4, converter_fingers: int = 1, w: float =
         copy = mosfet(polarity="n", w=w, l=l, fingers=converter_fingers, tap=True)
         nmos += [Block("converter", copy, {"gate": "a", "source": "vss", "body": "vss", "drain": "k"}, "n"),
                  Block("converter_cascode", copy, {"gate": "t", "source": "k", "body": "vss", "drain": "p"}, "n")]
-        pmos = matched_row(polarity="p", w=pmos_diode_w, l=l, fingers=(1,), diode=0, dummies=True, tap=True)
+        # the PMOS diode has a finger per converter copy (generators.circuit.mapping.Sizing)
+        pmos = matched_row(polarity="p", w=pmos_diode_w, l=l, fingers=(converter_fingers,), diode=0, dummies=True,
+                           tap=True)
         rows.append([Block("pmos_diode", pmos, {"gate": "p", "source": "vdd", "body": "vdd"}, "p")])
         external = ["vss", "vdd", "a", "t", "p"]
     return macro_component(plan_macro(rows, external))
