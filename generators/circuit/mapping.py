@@ -299,7 +299,6 @@ def quantised_network(spec: HardwareSpec) -> Network:
 def spec_to_dict(spec: HardwareSpec) -> dict:
     data = asdict(spec)
     data["projections"] = [asdict(p) for p in spec.projections]
-    data["sizing"] = asdict(spec.sizing)
     data["cells"] = [dict(asdict(c), beta2_fingers=c.beta2_fingers, name=c.name) for c in spec.cells]
     data["top"] = {"name": TOP_NAME, "pins": list(spec.top_pins)}
     data["meta"] = json.loads(spec.meta_json)
