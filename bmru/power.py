@@ -57,9 +57,8 @@ import numpy as np
 from bmru.cli import CommandParser, fail, progress, write_json
 from bmru.model import relu, run
 from bmru.weights import Network
-from generators.circuit.mapping import (CONVERTER_FINGERS, REF_FINGERS, HardwareSpec, add_mapping_arguments,
-                                config_from, load_mapped,
-                                quantised_network)
+from generators.circuit.mapping import (CONVERTER_FINGERS, REF_FINGERS, HardwareSpec, add_mapping_arguments, config_from,
+                                        load_mapped, quantised_network)
 from generators.circuit.spice_cells import HOLD_FINGERS, positive_columns
 from pdk_sky130_180.devices import SUPPLY_V
 

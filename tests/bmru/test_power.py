@@ -165,3 +165,22 @@ def test_cli_bad_input_is_one_line_naming_it(tmp_path, capsys, case, named):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and named in err
     assert not out.exists()
+
+
+def test_sizing_copies_add_their_branch_currents():
+    """Line copies draw K branches (0.25 sigma each) where one was; converter copies put K
+    quarters of each signal on its p-line (generators.circuit.mapping.Sizing)."""
+    from generators.circuit.mapping import MappingConfig, Sizing
+
+    arrays = validate(one_weight_arrays(w_in=0.75))
+    x = np.full((1, 4, 1), 2.0)
+    shipped = power(map_network(arrays), x, EXACT)
+    sized = power(map_network(arrays, MappingConfig(sizing=Sizing(2.0, bias_line_copies=4, cell_line_copies=3,
+                                                                   cell_input_fingers=8, converter_copies=2))),
+                  x, EXACT)
+    branch_nW = 0.25 * SIGMA_NA * NA_TO_NW
+    assert sized.bias[0] - shipped.bias[0] == pytest.approx(2 * 3 * branch_nW, rel=1e-9)  # pb and nc, 3 more each
+    assert sized.cells[0] - shipped.cells[0] == pytest.approx(2 * branch_nW, rel=1e-9)  # one cell, 2 more
+    # the input's and u0's p-lines (2/4 and 1.5/4 of a unit) carry twice as much
+    assert sized.feedforward[0] - shipped.feedforward[0] == pytest.approx((2 / 4 + 1.5 / 4) * SIGMA_NA * NA_TO_NW,
+                                                                         rel=1e-9)
