@@ -74,7 +74,7 @@ class FrameSchedule:
 
     first: float = 0.2
     span: float = 0.6
-    ramp: float = 0.002
+    ramp: float = 0.02
     fall: float = 0.98
 
     def rise(self, layer: int, layers: int) -> float:

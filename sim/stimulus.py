@@ -16,7 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RISE_FRACTION = 1e-4  # input steps take 1e-4 of a frame (1 µs at 10 ms frames)
+# Input steps take 0.005 of a frame (50 µs at 10 ms frames) and enables 0.02 to rise (200 µs):
+# both edges fall in quiet parts of the frame (the enables are low while the inputs step), and
+# the circuit follows them at its own pace (a mirror settles in ~1 ms), so ngspice is not made
+# to resolve a corner sharper than the response. Measured (#16): 24 % fewer Newton iterations
+# on the schematic than 1 µs / 20 µs edges, the same states and power.
+RISE_FRACTION = 0.005
 SETTLE_FRAMES = 1  # frame periods of reset and settling before frame 0
 RESET_HIGH_FRACTION = 0.4  # rst is high for this fraction of a frame at the start of the settling period
 RESET_FALL_FRACTION = 0.1  # then falls linearly over this fraction of a frame (1 ms at 10 ms frames)
@@ -29,7 +34,7 @@ SAMPLE_FRACTION = 0.97  # frames are sampled at 97 % of their period
 ENABLE_FIRST = 0.2
 ENABLE_SPAN = 0.6
 ENABLE_FALL = 0.98  # the enables fall from here to the end of the frame (after the sample)
-ENABLE_RAMP = 0.002  # fraction of a frame an enable takes to rise (20 µs at 10 ms frames)
+ENABLE_RAMP = 0.02  # fraction of a frame an enable takes to rise (200 µs at 10 ms frames)
 
 
 @dataclass(frozen=True)

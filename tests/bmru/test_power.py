@@ -50,8 +50,8 @@ def test_zero_inputs_leave_bias_idle_cells_and_bias_sources():
                          + 1.0 * 0.25  # W_out[1, 1] * u1[1]
                          + 0.25)  # b_out[0]
     assert result.feedforward[0] == pytest.approx(feedforward_units * SIGMA_NA * NA_TO_NW, rel=1e-9)
-    # One layer: its enable rises at 0.2 + 0.001 (mid-ramp) and falls at 0.98 -> 0.779 of a frame.
-    hold_share = 0.98 - 0.201
+    # One layer: its enable rises at 0.2 + 0.01 (mid-ramp) and falls at 0.98 -> 0.77 of a frame.
+    hold_share = 0.98 - 0.21
     cells_units = (0.25 + 1.0 + 1.0) + (0.25 + 1.0 + 1.5) + 2 * 0.2 * hold_share
     assert result.cells[0] == pytest.approx(cells_units * SIGMA_NA * NA_TO_NW, rel=1e-9)
     # iref (1 nA, not scaled) plus the pb and nc lines (0.25 sigma each)
@@ -77,7 +77,7 @@ def test_cell_in_state_one_draws_no_inverter_load():
     reset = power(map_network(validate(one_weight_arrays(b_c=0.0))), np.zeros((1, 4, 1)), EXACT)
     set_ = power(map_network(validate(one_weight_arrays(b_c=1.25))), np.zeros((1, 4, 1)), EXACT)
     assert set_.cells[0] == pytest.approx(2.25 * SIGMA_NA * NA_TO_NW, rel=1e-9)  # bias line, beta2, alpha
-    assert reset.cells[0] == pytest.approx((2.25 + 0.2 * (0.98 - 0.201)) * SIGMA_NA * NA_TO_NW, rel=1e-9)
+    assert reset.cells[0] == pytest.approx((2.25 + 0.2 * (0.98 - 0.21)) * SIGMA_NA * NA_TO_NW, rel=1e-9)
 
 
 def test_a_cell_setting_mid_utterance_waits_for_its_enable():
@@ -85,9 +85,9 @@ def test_a_cell_setting_mid_utterance_waits_for_its_enable():
     x = np.zeros((1, 10, 1))
     x[0, 5:] = 2.0  # u0 = 1.5 = c >= beta2 = 1.0 from frame 5
     result = power(spec, x, EXACT)
-    hold_share = 0.98 - 0.201
+    hold_share = 0.98 - 0.21
     frames = (5 * (2.25 + 0.2 * hold_share)  # reset, inverter load while enabled
-              + (0.25 + 1.0 + 1.0 * (1 - 0.201))  # frame 5: until the enable rises, the stored 0 and
+              + (0.25 + 1.0 + 1.0 * (1 - 0.21))  # frame 5: until the enable rises, the stored 0 and
               # the set candidate turn both output switches off, so alpha has no path
               + 4 * 2.25)  # set
     assert result.cells[0] == pytest.approx(frames / 10 * SIGMA_NA * NA_TO_NW, rel=1e-9)

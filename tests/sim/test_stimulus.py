@@ -58,3 +58,18 @@ def test_enables_are_low_at_each_frame_start_and_rise_layer_after_layer():
     assert rises[0] < rises[1] < 0.9 * timing.frame_period_s  # layer 1 decides after layer 0
     with pytest.raises(ValueError, match="layer"):
         enable_points(timing, 2, 2, 1.8)
+
+
+def test_input_steps_end_while_every_enable_is_low():
+    """The input ramp (slow, for the integrator's sake) must not reach into a layer's decision."""
+    timing = Timing(0.01, 3)
+    inputs = pwl_points(np.array([0.0, 4.0, 1.0]), timing)
+    ramp_ends = [t for t, v in inputs if t > timing.start_s and v in (4.0, 1.0) and t < timing.stop_s]
+    assert ramp_ends, "the test inputs step"
+    for layer in range(2):
+        times, volts = np.array(enable_points(timing, layer, 2, 1.8)).T
+        for end in ramp_ends:
+            assert float(np.interp(end, times, volts)) == 0.0
+            # the layer still gets a tenth of a frame or more between the ramp and its enable
+            first_high = min(t for t, v in zip(times, volts) if t > end and v > 0.0)
+            assert first_high - end >= 0.1 * timing.frame_period_s
