@@ -48,7 +48,10 @@ STATE_AGREEMENT_FLOOR = 0.99  # below this the circuit did not compute the model
 # was interleaved), then the balanced references (25 "other" + 25 "yes", never fitted on).
 DEFAULT_REFERENCES = ("characterisation/presim_reference_tt_yes_only.json",
                       "characterisation/postlayout_reference_tt_yes_only.json",
-                      "characterisation/presim_reference_tt.json", "characterisation/postlayout_reference_tt.json")
+                      "characterisation/presim_reference_tt.json", "characterisation/postlayout_reference_tt.json",
+                      # the same 50 balanced utterances with #16's slower input and enable edges
+                      "characterisation/presim_reference_tt_ramps.json",
+                      "characterisation/postlayout_reference_tt_ramps.json")
 
 
 def balanced_index(reference: dict, index: int) -> int:
