@@ -1,7 +1,7 @@
 """Benchmark: where ngspice's time goes on one utterance of the reference network.
 
     python benchmarks/sim_profile.py [WEIGHTS] [--inputs F] [--utterance 0] [--netlist FILE]
-                                     [--max-step 0.01 ...] [-o benchmarks/results/sim_profile.json]
+                                     [--max-step 0.05 ...] [-o benchmarks/results/sim_profile.json]
 
 For each maximum step (a fraction of a frame), runs utterance ``--utterance`` on the schematic
 (or ``--netlist``, e.g. an extracted ``pex.spice``) with ngspice's ``rusage all`` and records:
@@ -33,6 +33,7 @@ from generators.circuit.schematic import device_count, schematic_text  # noqa: E
 from pdk_sky130_180.devices import SPICE_OPTIONS  # noqa: E402
 from sim.measure import measure  # noqa: E402
 from sim.ngspice import run_deck  # noqa: E402
+from sim.runner import MAX_STEP_FRACTION  # noqa: E402
 from sim.stimulus import ENABLE_FALL, ENABLE_FIRST, ENABLE_SPAN, Timing  # noqa: E402
 from sim.testbench import deck_text, find_top  # noqa: E402
 
@@ -109,7 +110,8 @@ def main() -> None:
     parser.add_argument("--inputs", default="examples/kws_yes_test.npz")
     parser.add_argument("--utterance", type=int, default=0)
     parser.add_argument("--netlist", default=None, help="netlist to profile (default: the weights' schematic)")
-    parser.add_argument("--max-step", type=float, nargs="+", default=[0.01])
+    parser.add_argument("--max-step", type=float, nargs="+", default=[MAX_STEP_FRACTION],
+                        help="largest time steps to profile, as fractions of a frame (default: the simulator's)")
     parser.add_argument("-o", "--out", default="benchmarks/results/sim_profile.json")
     args = parser.parse_args()
     net = load_weights(args.weights)
