@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import shutil
 import tempfile
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -250,6 +251,12 @@ def run_software(model: SoftwareModel, seeds: list[int], x: np.ndarray, nominal:
 # plots
 
 
+def plot_title(title: str, figure_width_in: float) -> str:
+    """A title wrapped to the figure's width (the sizing options make it long): ~11 characters
+    of the 9-point title font per inch."""
+    return textwrap.fill(title, max(40, int(figure_width_in * 11)))
+
+
 def plot_class_currents(path: Path, currents: np.ndarray, nominal: np.ndarray, title: str,
                         class_names: tuple[str, ...]) -> None:
     """All samples' class currents (thin) over one utterance, the nominal software's (thick)."""
@@ -268,7 +275,7 @@ def plot_class_currents(path: Path, currents: np.ndarray, nominal: np.ndarray, t
         ax.plot(frames, nominal[:, k], color=colour, lw=2.2, label=f"{class_names[k]} (nominal)")
     ax.set_xlabel("frame")
     ax.set_ylabel("class current (software units)")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(plot_title(title, fig.get_figwidth()), fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
@@ -304,7 +311,7 @@ def plot_votes(path: Path, decisions: np.ndarray, nominal: np.ndarray, labels: n
     ax.set_ylim(0, 1.12)
     ax.set_xlabel("utterances, grouped by nominal decision, sorted by kept fraction")
     ax.set_ylabel("fraction of samples")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(plot_title(title, fig.get_figwidth()), fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
@@ -340,7 +347,7 @@ def plot_histograms(path: Path, result: dict, title: str) -> None:
             ax.hist([row["power_nW"] for row in rows], bins=min(30, max(5, len(rows) // 2)), color="tab:orange")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("chips")
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(plot_title(title, fig.get_figwidth()), fontsize=9)
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
