@@ -396,6 +396,9 @@ class TrainConfig:
     # with mismatch: "mean" chooses the checkpoint by the chips' mean validation accuracy,
     # "floor" by min(nominal, chips' mean), so the nominal model cannot trade itself away
     mismatch_select: str = "mean"
+    # validation chips drawn from these statistics instead (e.g. train at a what-if sizing, keep the
+    # checkpoint that does best on the drawn design's chips); None: the training statistics
+    mismatch_val: dict | None = None
     init_weights: str | None = None  # fine-tune: start from this bmru-fq/1 model instead of INIT
 
     def check(self) -> None:
@@ -429,6 +432,13 @@ class TrainConfig:
         if self.mismatch is not None:
             try:
                 stats_from_dict(self.mismatch, "mismatch")
+            except MismatchStatsError as error:
+                raise TrainError(str(error)) from None
+        if self.mismatch_val is not None:
+            if self.mismatch is None:
+                raise TrainError("mismatch_val: validation statistics need mismatch-aware training (mismatch)")
+            try:
+                stats_from_dict(self.mismatch_val, "mismatch_val")
             except MismatchStatsError as error:
                 raise TrainError(str(error)) from None
         if self.mismatch_select not in ("mean", "floor"):
@@ -535,6 +545,7 @@ def train(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np
         optimiser, lambda i: 0.5 * (1.0 + math.cos(math.pi * min(i, config.steps) / config.steps)))
     rng = np.random.default_rng([config.seed, 99])
     stats = None if config.mismatch is None else stats_from_dict(config.mismatch, "mismatch")
+    val_stats = stats if config.mismatch_val is None else stats_from_dict(config.mismatch_val, "mismatch_val")
     chip_rng = np.random.default_rng([config.seed, 5])
     x_all = torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32))
     y_all = torch.from_numpy(y_train.astype(np.int64))
@@ -592,7 +603,7 @@ def train(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np
             metrics = evaluate(model, x_val, y_val, quantised=phase_quant)
             score = metrics["accuracy"]
             if stats is not None:  # choose what survives fabrication: the mean over fixed chips
-                metrics["chips"] = evaluate_chips(model, x_val, y_val, phase_quant, stats, config.mismatch_val_chips,
+                metrics["chips"] = evaluate_chips(model, x_val, y_val, phase_quant, val_stats, config.mismatch_val_chips,
                                                   config.seed)
                 score = checkpoint_score(metrics, config.mismatch_select)
             record = {"step": index + 1, "eps": eps, "quantised": phase_quant, "val": metrics,
@@ -731,6 +742,9 @@ def _parser() -> argparse.ArgumentParser:
                              "checkpoint is chosen by the mean validation accuracy over fixed chips")
     parser.add_argument("--mismatch-start", type=float, default=d.mismatch_start,
                         help="fraction of the steps after which batches run on drawn chips")
+    parser.add_argument("--mismatch-val", default=None, metavar="STATS",
+                        help="with --mismatch, draw the validation chips from these statistics instead (e.g. "
+                             "train at a what-if sizing and keep what does best on the drawn design's chips)")
     parser.add_argument("--mismatch-val-chips", type=int, default=d.mismatch_val_chips,
                         help="chips the validation accuracy is averaged over (with --mismatch)")
     parser.add_argument("--mismatch-select", choices=("mean", "floor"), default=d.mismatch_select,
@@ -810,6 +824,12 @@ def main(argv: list[str] | None = None) -> int:
                 mismatch = load_stats(args.mismatch).to_dict()
             except MismatchStatsError as error:
                 raise TrainError(f"--mismatch: {error}") from None
+        mismatch_val = None
+        if args.mismatch_val is not None:
+            try:
+                mismatch_val = load_stats(args.mismatch_val).to_dict()
+            except MismatchStatsError as error:
+                raise TrainError(f"--mismatch-val: {error}") from None
         config = TrainConfig(width=args.width, layers=args.layers, steps=args.steps, batch=args.batch, lr=args.lr,
                              weight_decay=args.weight_decay, clip=args.clip, eps_hold=args.eps_hold,
                              eps_decay=args.eps_decay, quant_start=args.quant_start, l1=args.l1,
@@ -822,7 +842,8 @@ def main(argv: list[str] | None = None) -> int:
                              eval_every=args.eval_every, log_every=args.log_every, seed=args.seed,
                              threads=args.threads, grid=grid, mismatch=mismatch,
                              mismatch_start=args.mismatch_start, mismatch_val_chips=args.mismatch_val_chips,
-                             mismatch_select=args.mismatch_select, init_weights=args.init_weights)
+                             mismatch_select=args.mismatch_select, mismatch_val=mismatch_val,
+                             init_weights=args.init_weights)
         config.check()
         if args.init_weights is not None:  # refuse a bad model before the data are built
             try:

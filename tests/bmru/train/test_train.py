@@ -344,3 +344,22 @@ def test_floor_selection_keeps_the_nominal_model_in_view():
     assert T.checkpoint_score(metrics, "mean") == 0.87
     with pytest.raises(T.TrainError, match="mismatch_select"):
         small_config(mismatch_select="best").check()
+
+
+def test_validation_chips_come_from_their_own_statistics():
+    """With mismatch_val, training draws its chips from one set of statistics and validates on
+    chips from another: the same training run (same steps, same gradients) then keeps its
+    checkpoint by the second set's chips."""
+    x, y = separable(128, seed=0)
+    xv, yv = separable(32, seed=1)
+    base = dict(steps=60, mismatch=_stats(0.05).to_dict(), mismatch_val_chips=3)
+    own = T.train(x, y, xv, yv, small_config(**base), log=lambda line: None)
+    wide = T.train(x, y, xv, yv, small_config(**base, mismatch_val=_stats(0.6).to_dict()), log=lambda line: None)
+    for a, b in zip(own["model"].parameters(), wide["model"].parameters()):
+        assert torch.equal(a, b)  # validation never touches training
+    own_chips = [r["val"]["chips"]["mean"] for r in own["history"]]
+    wide_chips = [r["val"]["chips"]["mean"] for r in wide["history"]]
+    assert [r["val"]["accuracy"] for r in own["history"]] == [r["val"]["accuracy"] for r in wide["history"]]
+    assert own_chips != wide_chips  # the same models, judged on other chips
+    with pytest.raises(T.TrainError, match="mismatch_val"):
+        small_config(mismatch_val=_stats(0.1).to_dict()).check()
