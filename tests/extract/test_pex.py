@@ -93,7 +93,7 @@ def test_folded_fingers_are_restored_to_unit_devices():
 
 
 def test_small_couplings_move_to_the_substrate_keeping_each_nodes_capacitance():
-    from extract.pex import ground_small_couplings
+    from extract.pex import ground_couplings
 
     netlist = "\n".join([
         ".SUBCKT core a b c sky130_gnd",
@@ -103,15 +103,62 @@ def test_small_couplings_move_to_the_substrate_keeping_each_nodes_capacitance():
         "C4 a sky130_gnd 1f",  # already to the substrate: kept
         ".ENDS core",
     ])
-    text, moved, moved_fF = ground_small_couplings(netlist, 0.5)
-    assert (moved, moved_fF) == (2, pytest.approx(0.5))
+    text, moved, signal, moved_fF = ground_couplings(netlist, 0.5)
+    assert (moved, signal, moved_fF) == (2, 0, pytest.approx(0.5))
     for node in "abc":
         assert net_cap_fF(text, node) == pytest.approx(net_cap_fF(netlist, node))
     kept = [line.split()[1:3] for line in text.splitlines() if line.startswith("C")]
     assert ["a", "b"] not in kept and ["a", "c"] not in kept and ["b", "c"] in kept
     assert all("sky130_gnd" in pair for pair in kept if pair != ["b", "c"])
     assert text.splitlines()[-1] == ".ENDS core"
-    assert ground_small_couplings(netlist, 0.0) == (netlist, 0, 0.0)
+    assert ground_couplings(netlist, 0.0) == (netlist, 0, 0, 0.0)
+
+
+# A current-mode cell in miniature: a mirror (diode d, output o), a comparator node x that a
+# current source fights the mirror on, a switch driving the state s, gated by en.
+CELL_CORE = "\n".join([
+    ".SUBCKT core d o x s en vdd vss sky130_gnd",
+    "X$1 d d vss vss sky130_fd_pr__nfet_01v8 l=1 w=1",
+    "X$2 o d vss vss sky130_fd_pr__nfet_01v8 l=1 w=1",
+    "X$3 o o vdd vdd sky130_fd_pr__pfet_01v8 l=1 w=1",
+    "X$4 x o vdd vdd sky130_fd_pr__pfet_01v8 l=1 w=1",
+    "X$5 x d vss vss sky130_fd_pr__nfet_01v8 l=1 w=1",
+    "X$6 s x n1 vss sky130_fd_pr__nfet_01v8 l=0.5 w=0.42",
+    "X$7 n1 en vss vss sky130_fd_pr__nfet_01v8 l=0.5 w=0.42",
+    "X$8 x vss x vdd sky130_fd_pr__pfet_01v8 l=0.5 w=0.42",
+    "Cext_1 d o 3f",  # two mirror nets, below the signal floor: moved
+    "Cext_2 o n1 2f",  # n1 is no gate: a signal net too, moved
+    "Cext_9 d o 8f",  # a large signal coupling: kept
+    "Cext_3 d x 4f",  # the decision node: kept
+    "Cext_4 en o 0.7f",  # the enable: kept
+    "Cext_5 s d 0.2f",  # below the floor: moved whatever its nets
+    "Cext_6 d sky130_gnd 1f",
+    "Cext_7 d sky130_gnd 0.5f",  # a second substrate capacitor of d: folded into one
+    "Cext_8 o vdd 9f",  # to a supply: moved whatever its size
+    ".ENDS core",
+])
+
+
+def test_net_roles_switching_nets_are_gates_no_diode_holds():
+    from extract.pex import net_roles
+
+    # d and o are diode-held mirror gates; vss and vdd are supplies (bulks), though vss is a gate
+    assert net_roles(CELL_CORE.splitlines()) == ({"x", "en"}, {"vss", "vdd"})
+
+
+def test_signal_and_supply_couplings_move_to_the_substrate_and_switching_ones_stay():
+    from extract.pex import ground_couplings
+
+    text, small, signal, moved_fF = ground_couplings(CELL_CORE, 0.5, signal_floor_fF=5.0)
+    assert (small, signal, moved_fF) == (1, 3, pytest.approx(14.2))
+    couplings = sorted(tuple(line.split()[1:4]) for line in text.splitlines()
+                       if line.startswith("C") and "sky130_gnd" not in line)
+    assert couplings == [("d", "o", "8f"), ("d", "x", "4f"), ("en", "o", "0.7f")]
+    for node in ("d", "o", "x", "s", "en", "n1", "vdd"):
+        assert net_cap_fF(text, node) == pytest.approx(net_cap_fF(CELL_CORE, node))
+    substrate = [line.split()[1] for line in text.splitlines() if "sky130_gnd" in line and line.startswith("C")]
+    assert len(substrate) == len(set(substrate))  # one capacitor to the substrate per node
+    assert ground_couplings(CELL_CORE, 0.5)[1:3] == (1, 0)  # no signal floor: only the small one
 
 
 def test_ambiguous_widths_take_the_unit_of_their_schematic_twin():
@@ -144,10 +191,10 @@ def test_moved_couplings_land_on_the_cores_substrate_in_a_wrapped_netlist():
     """The drop-in netlist has two sub-circuits (the extracted core and the wrapper with the
     schematic's pins); the moved capacitors must end on the core's substrate pin, which the
     wrapper ties to vss, not on a new node of the wrapper that nothing drives."""
-    from extract.pex import floating_nodes, ground_small_couplings
+    from extract.pex import floating_nodes, ground_couplings
 
     wrapped, *_ = wrap_netlist(KPEX_TWO_NETS, "top", ("a", "b", "rst"))
-    text, moved, _ = ground_small_couplings(wrapped, 0.5)
+    text, moved, _, _ = ground_couplings(wrapped, 0.5)
     assert moved == 2
     lines = text.splitlines()
     core_start = next(i for i, line in enumerate(lines) if line.lower().startswith(".subckt top_pex_core"))
