@@ -798,6 +798,16 @@ def _load_data(args) -> tuple[dict, dict]:
     return arrays, info
 
 
+def _stats_option(path: str | None, option: str) -> dict | None:
+    """A statistics file named on the command line, as a dict (None when not given)."""
+    if path is None:
+        return None
+    try:
+        return load_stats(path).to_dict()
+    except MismatchStatsError as error:
+        raise TrainError(f"{option}: {error}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
 
@@ -818,18 +828,8 @@ def main(argv: list[str] | None = None) -> int:
                                 args.threshold_max)
         except GridError as error:
             raise TrainError(str(error)) from None
-        mismatch = None
-        if args.mismatch is not None:
-            try:
-                mismatch = load_stats(args.mismatch).to_dict()
-            except MismatchStatsError as error:
-                raise TrainError(f"--mismatch: {error}") from None
-        mismatch_val = None
-        if args.mismatch_val is not None:
-            try:
-                mismatch_val = load_stats(args.mismatch_val).to_dict()
-            except MismatchStatsError as error:
-                raise TrainError(f"--mismatch-val: {error}") from None
+        mismatch = _stats_option(args.mismatch, "--mismatch")
+        mismatch_val = _stats_option(args.mismatch_val, "--mismatch-val")
         config = TrainConfig(width=args.width, layers=args.layers, steps=args.steps, batch=args.batch, lr=args.lr,
                              weight_decay=args.weight_decay, clip=args.clip, eps_hold=args.eps_hold,
                              eps_decay=args.eps_decay, quant_start=args.quant_start, l1=args.l1,
