@@ -25,6 +25,7 @@ def utterance_row(index: int, sw: RunOutput, hw: Measurement, label: int | None)
         "frame_decision_agreement": float(np.mean(sw.frame_decisions[index] == hw.frame_decisions)),
         "power_nW": {k: round(v, 4) for k, v in sorted(hw.power_nW.items())},
         "sim_seconds": round(hw.sim_seconds, 3),
+        "bypass_off": hw.bypass_off,
     }
 
 

@@ -91,7 +91,8 @@ def merge_rows(first: dict, first_count: int, second: dict, second_count: int) -
     merged = {key: first[key] for key in ("corner", "temp_C", "vdd_V")}
     merged.update({key: weighted(first[key], second[key])
                    for key in ("decision_agreement", "frame_state_agreement", "hw_accuracy")})
-    merged.update(power_nW=power, hw_decisions=first["hw_decisions"] + second["hw_decisions"])
+    merged.update(power_nW=power, hw_decisions=first["hw_decisions"] + second["hw_decisions"],
+                  runs_without_bypass=first.get("runs_without_bypass", 0) + second.get("runs_without_bypass", 0))
     return merged
 
 
@@ -111,7 +112,8 @@ def point_row(point, sw, measurements, labels) -> dict:
             "decision_agreement": summary["decision_agreement"],
             "frame_state_agreement": summary["frame_state_agreement"],
             "hw_accuracy": summary["hw_accuracy"], "power_nW": summary["power_nW"],
-            "hw_decisions": [row["hw_decision"] for row in summary["per_utterance"]]}
+            "hw_decisions": [row["hw_decision"] for row in summary["per_utterance"]],
+            "runs_without_bypass": sum(row["bypass_off"] for row in summary["per_utterance"])}
 
 
 def plot(rows: list[dict], path: Path) -> None:

@@ -97,17 +97,19 @@ def control_sources(top: TopCircuit) -> list[str]:
 
 def deck_text(netlist_path: str | Path, top: TopCircuit, x: np.ndarray, unit_current_A: float,
               frame_period_s: float, corner: str = "tt", temperature_C: float = 27.0,
-              max_step_fraction: float = 0.05, vdd_V: float = SUPPLY_V, models: str | None = None) -> str:
+              max_step_fraction: float = 0.05, vdd_V: float = SUPPLY_V, models: str | None = None,
+              options: dict | None = None) -> str:
     """Full deck simulating one utterance ``x`` (T, n_in) on the netlist's top circuit, every
     supply and control level at ``vdd_V``. ``models`` replaces the corner's model include line
-    (e.g. a Monte-Carlo sample's per-device cards, see sim.montecarlo)."""
+    (e.g. a Monte-Carlo sample's per-device cards, see sim.montecarlo); ``options`` overrides
+    simulator options (e.g. ``{"bypass": 0}``)."""
     frames, n_in = x.shape
     if len(top.inputs) != n_in:
         raise BenchError(f"netlist: top circuit {top.name} has {len(top.inputs)} input pins, x has {n_in} features")
     timing = Timing(frame_period_s, frames)
     currents = input_currents(x, unit_current_A)
     lines = [f"* bench for {top.name}", include_line(corner) if models is None else models, f'.include "{Path(netlist_path).resolve()}"',
-             options_line(), f".temp {temperature_C:g}"]
+             options_line(**(options or {})), f".temp {temperature_C:g}"]
     known = (set(top.inputs) | set(top.outputs) | set(top.states) | set(top.supplies) | set(top.enables)
              | set(top.enable_complements) | {"rst", "iref", "vss"})
     unknown = [p for p in top.pins if p not in known]

@@ -147,3 +147,37 @@ def test_cli_bad_inputs_write_nothing(tmp_path, capsys):
         presim_main([str(weights), "--inputs", str(inputs), "-o", str(out)])
     assert "W_in[0,0]" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_stalled_run_is_repeated_without_device_bypass(tmp_path, monkeypatch):
+    """ngspice can stall with device bypass on (2 µm fingers, ss, 85 °C): the run is repeated
+    with bypass=0, the same circuit, and says so; other errors are not retried."""
+    import sim.runner as runner
+    from sim.ngspice import SpiceError, run_deck
+    from sim.testbench import find_top
+
+    net = validate(tiny_arrays())
+    spec = map_network(net)
+    x = tiny_inputs(quantised_network(spec), 1)[0]
+    netlist = tmp_path / "schematic.spice"
+    netlist.write_text(schematic_text(spec))
+    top = find_top(netlist.read_text())
+    decks = []
+
+    def stalls_with_bypass(deck):
+        decks.append(deck)
+        if "bypass=1" in deck:
+            raise SpiceError("transient stopped at 0.01 s of 0.06 s")
+        return run_deck(deck)
+
+    monkeypatch.setattr(runner, "run_deck", stalls_with_bypass)
+    retried = runner.simulate_one(netlist, top, spec, x)
+    assert retried.bypass_off and len(decks) == 2 and "bypass=0" in decks[1]
+    assert np.array_equal(retried.states[0], run(quantised_network(spec), x[None]).states[0][0])
+
+    def fails(deck):
+        raise SpiceError("ngspice exited 1: no such model")
+
+    monkeypatch.setattr(runner, "run_deck", fails)
+    with pytest.raises(SpiceError, match="no such model"):
+        runner.simulate_one(netlist, top, spec, x)
