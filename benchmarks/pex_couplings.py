@@ -28,13 +28,14 @@ from bmru.inputs import load_inputs  # noqa: E402
 from bmru.weights import load_weights  # noqa: E402
 from extract.pex import ground_couplings, provenance  # noqa: E402
 from generators.circuit.mapping import map_network  # noqa: E402
+from pdk_sky130_180.pex import SUBSTRATE_NET  # noqa: E402
 from sim.runner import evaluate  # noqa: E402
 
 
 def coupling_count(text: str) -> int:
     """Capacitors between two nets other than the substrate."""
     return sum(1 for line in text.splitlines()
-               if line[:1] in "Cc" and len(line.split()) >= 4 and "sky130_gnd" not in line.split()[1:3])
+               if line[:1] in "Cc" and len(line.split()) >= 4 and SUBSTRATE_NET not in line.split()[1:3])
 
 
 def main() -> None:

@@ -27,11 +27,11 @@ from pathlib import Path
 
 from bmru.cli import CommandParser, atomic_write, fail, progress, write_json
 from generators.circuit.netlist import NetlistError, parse_spice
-from pdk_sky130_180.devices import NFET, PFET
+from pdk_sky130_180.devices import FETS
 from pdk_sky130_180.pex import KPEX_PDK, SIDE_HALO_UM, SUBSTRATE_NET, SUBSTRATE_TIE
 
 MODES = {"C": "CC", "RC": "RC"}  # our names -> KPEX's --mode values
-FET_MODELS = (NFET, PFET)
+FET_MODELS = tuple(fet.model for fet in FETS)
 
 
 class PexError(RuntimeError):

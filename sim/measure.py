@@ -8,7 +8,7 @@ import numpy as np
 
 from bmru.model import majority
 from pdk_sky130_180.devices import SUPPLY_V
-from sim.ngspice import SpiceError, SpiceResult
+from sim.ngspice import SpiceResult, SpiceStalled
 from sim.stimulus import Timing, input_currents
 from sim.testbench import TopCircuit, control_sources
 
@@ -98,7 +98,7 @@ def check_complete(result: SpiceResult, timing: Timing) -> None:
     """A transient that stopped early would be read as its last value held (interpolation clamps)."""
     stop = result.stop_time
     if stop < timing.stop_s * (1 - 1e-6):
-        raise SpiceError(f"transient stopped at {stop:.6g} s of {timing.stop_s:.6g} s")
+        raise SpiceStalled(f"transient stopped at {stop:.6g} s of {timing.stop_s:.6g} s")
 
 
 def measure(result: SpiceResult, top: TopCircuit, timing: Timing, unit_current_A: float,

@@ -27,6 +27,10 @@ class SpiceError(RuntimeError):
     """ngspice failed or produced no data; the message carries the relevant log lines."""
 
 
+class SpiceStalled(SpiceError):
+    """A transient's integration stalled: "timestep too small", or it ended before its stop time."""
+
+
 @dataclass(frozen=True, eq=False)
 class SpiceResult:
     vectors: dict[str, np.ndarray]  # lower-case vector name -> values; the scale is under "scale"
@@ -104,7 +108,8 @@ def run_deck(deck: str, timeout_s: float = 3600.0, keep_dir: str | os.PathLike |
         log = proc.stdout + proc.stderr
         data_path = workdir / data_file
         if proc.returncode != 0 or not data_path.is_file():
-            raise SpiceError(f"ngspice exited {proc.returncode}: {_error_lines(log)}")
+            stalled = "timestep too small" in log.lower()
+            raise (SpiceStalled if stalled else SpiceError)(f"ngspice exited {proc.returncode}: {_error_lines(log)}")
         vectors = _parse_wrdata(data_path)
         return SpiceResult(vectors, seconds, log)
     finally:

@@ -153,7 +153,7 @@ def test_a_stalled_run_is_repeated_without_device_bypass(tmp_path, monkeypatch):
     """ngspice can stall with device bypass on (2 µm fingers, ss, 85 °C): the run is repeated
     with bypass=0, the same circuit, and says so; other errors are not retried."""
     import sim.runner as runner
-    from sim.ngspice import SpiceError, run_deck
+    from sim.ngspice import SpiceError, SpiceStalled, run_deck
     from sim.testbench import find_top
 
     net = validate(tiny_arrays())
@@ -167,7 +167,7 @@ def test_a_stalled_run_is_repeated_without_device_bypass(tmp_path, monkeypatch):
     def stalls_with_bypass(deck):
         decks.append(deck)
         if "bypass=1" in deck:
-            raise SpiceError("transient stopped at 0.01 s of 0.06 s")
+            raise SpiceStalled("transient stopped at 0.01 s of 0.06 s")
         return run_deck(deck)
 
     monkeypatch.setattr(runner, "run_deck", stalls_with_bypass)
