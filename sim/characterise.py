@@ -21,6 +21,7 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,22 +125,25 @@ def weight_linearity(bench: Bench, fingers=(1, 2, 4, 8, 12), input_A: float = 1e
 # the cell
 
 
-def cell_bench(bench: Bench, cell: CellSpec, h_volts: float = 0.5, enable: str = "vdd") -> list[str]:
+def cell_bench(bench: Bench, cell: CellSpec, h_volts: float = 0.5, enable: str = "vdd",
+               block: Callable[[CellSpec, Sizing], str] = sc.cell_block) -> list[str]:
     """Bias, one cell and its input source (last line); the cell is always enabled unless
-    ``enable`` names another node (its complement is then that name + "b")."""
+    ``enable`` names another node (its complement is then that name + "b"). ``block`` makes the
+    cell's subcircuit (another one than the generator's: a circuit experiment)."""
     complement = "vss" if enable == "vdd" else f"{enable}b"
-    return _bias(bench) + [sc.cell_block(cell, bench.sizing),
+    return _bias(bench) + [block(cell, bench.sizing),
                            f"Xc c h st rst {enable} {complement} nb iref nc vdd vss {sc.cell_name(cell)}",
                            "Vrst rst 0 0", f"Vh h 0 {h_volts}", "Iin 0 c 0"]
 
 
-def cell_dc(bench: Bench, beta1: int, delta: int, alpha: int) -> dict:
+def cell_dc(bench: Bench, beta1: int, delta: int, alpha: int,
+            block: Callable[[CellSpec, Sizing], str] = sc.cell_block) -> dict:
     """Up/down thresholds (in cell steps) by DC sweeps up then down (the sweep follows the branch)."""
     cell = CellSpec(0, 0, beta1, delta, alpha, 0)
     step_A = 0.05 * bench.sigma * UNIT_A
     top = (beta1 + delta) * 2 * step_A
     fine = step_A / 100
-    body = cell_bench(bench, cell)
+    body = cell_bench(bench, cell, block=block)
     deck = "\n".join(["* cell dc", *bench.head(), *body, ".control", "set num_threads=1",
                       "set wr_singlescale", "set wr_vecnames", "option numdgt=9",
                       f"dc Iin 0 {top:.6g} {fine:.6g}", "wrdata up.txt v(st) i(vh)",
