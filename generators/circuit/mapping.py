@@ -69,6 +69,9 @@ class Sizing:
     - ``converter_copies``: fingers of each signal's n->p converter (``K`` and its cascode) and of
       the PMOS diode it feeds (``P``): the p-line then carries that many quarters of the signal,
       and every positive weight's ratio stays (its PMOS diode grows with it).
+    - ``state_keeper``: each cell holds its state with a clocked keeper while its layer is
+      disabled (:func:`generators.circuit.spice_cells.cell_block`) instead of as charge on the
+      state node, which leakage drains within milliseconds at 85 °C.
     """
 
     unit_um: float = 1.0
@@ -76,6 +79,7 @@ class Sizing:
     cell_line_copies: int = 1
     cell_input_fingers: int = REF_FINGERS
     converter_copies: int = 1
+    state_keeper: bool = False
 
     def __post_init__(self) -> None:
         try:
@@ -86,6 +90,8 @@ class Sizing:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise MappingError(f"{name}: must be a positive integer, got {value!r}")
+        if not isinstance(self.state_keeper, bool):
+            raise MappingError(f"state_keeper: must be true or false, got {self.state_keeper!r}")
 
     def record(self) -> dict:
         """``{"sizing": fields that differ from the shipped sizing}``, or ``{}`` for the shipped
@@ -95,7 +101,7 @@ class Sizing:
 
     def describe(self) -> str:
         """What a figure's "covers" says about the sizing: "" for the shipped one."""
-        return ", ".join(f"{k} {v:g}" for k, v in self.record().get("sizing", {}).items())
+        return ", ".join(k if v is True else f"{k} {v:g}" for k, v in self.record().get("sizing", {}).items())
 
 
 SHIPPED_SIZING = Sizing()
@@ -302,6 +308,8 @@ def spec_to_dict(spec: HardwareSpec) -> dict:
     data["cells"] = [dict(asdict(c), beta2_fingers=c.beta2_fingers, name=c.name) for c in spec.cells]
     data["top"] = {"name": TOP_NAME, "pins": list(spec.top_pins)}
     data["meta"] = json.loads(spec.meta_json)
+    if not spec.sizing.state_keeper:  # specs of cells without a keeper keep their bytes
+        del data["sizing"]["state_keeper"]
     return data
 
 
@@ -365,6 +373,9 @@ def add_mapping_arguments(parser) -> None:
     parser.add_argument("--converter-copies", type=int, default=shipped.converter_copies, metavar="K",
                         help="fingers of each n->p converter and its PMOS diode: better matching for K times "
                              "the p-line current (default %(default)s)")
+    parser.add_argument("--state-keeper", action="store_true",
+                        help="each cell holds its state with a clocked keeper while its layer is disabled "
+                             "(without it a held state is charge, which leaks away within ms at 85 °C)")
 
 
 def config_from(args) -> MappingConfig:
@@ -374,7 +385,7 @@ def config_from(args) -> MappingConfig:
 
     try:
         sizing = Sizing(args.unit_size, args.bias_line_copies, args.cell_line_copies, args.cell_input_fingers,
-                        args.converter_copies)
+                        args.converter_copies, args.state_keeper)
         return MappingConfig(internal_scale=args.internal_scale, sizing=sizing)
     except MappingError as error:
         fail(str(error))

@@ -30,6 +30,10 @@ class UnitDevice:
 # L = 0.5 µm so an off NMOS leaks far less than the inverter's load current.
 SWITCH_NFET = UnitDevice(NMOS, 0.42, 0.5)
 SWITCH_PFET = UnitDevice(PMOS, 0.42, 0.5)
+# The state keeper's inverter and feedback devices: long, so the inverter's crossing current
+# while the state node slews (at ~0.1 nA of write current) stays small.
+KEEPER_NFET = UnitDevice(NMOS, 0.42, 10.0)
+KEEPER_PFET = UnitDevice(PMOS, 0.42, 10.0)
 
 
 @dataclass(frozen=True)

@@ -190,3 +190,29 @@ def test_shared_paths_grow_by_fingers_without_changing_ratios(grid_net):
         expected = {"npb": 8, "cpb": 8, "ppb": 8, "pnc": 8, "nnc": 8, "kpc": 3, "cpc": 3, "ppc": 3,
                     "k": 2, "k_cas": 2, "p": 2}.get(leaf, 6 / 4)
         assert ratio == expected, name
+
+
+def test_state_keeper_is_a_mapping_option(grid_net, tmp_path):
+    """--state-keeper adds the keeper's six devices to every cell and nothing else; the spec
+    records it, and a spec without it keeps its bytes (no new key)."""
+    from generators.circuit.netlist import flatten, parse_spice
+    from generators.circuit.schematic import schematic_text
+    from generators.circuit.mapping import TOP_NAME, main, spec_json
+    from bmru.weights import save_weights
+
+    def names(spec):
+        return {d.name for d in flatten(parse_spice(schematic_text(spec)), TOP_NAME)}
+
+    shipped = map_network(grid_net)
+    kept = map_network(grid_net, MappingConfig(sizing=Sizing(state_keeper=True)))
+    added = {name.rsplit("/", 1)[-1].lower() for name in names(kept) - names(shipped)}
+    assert added == {"kinvp", "kinvn", "kup", "kupsw", "kdn", "kdnsw"}
+    assert len(names(kept) - names(shipped)) == 6 * len(shipped.cells) and names(shipped) <= names(kept)
+    assert spec_from_dict(spec_to_dict(kept)) == kept and kept.sizing.record() == {"sizing": {"state_keeper": True}}
+    assert "state_keeper" not in spec_json(shipped) and '"state_keeper": true' in spec_json(kept)
+    with pytest.raises(MappingError, match=r"state_keeper: must be true or false, got 1"):
+        Sizing(state_keeper=1)
+    weights = tmp_path / "net.npz"
+    save_weights(weights, grid_net)
+    main([str(weights), "-o", str(tmp_path / "out"), "--state-keeper"])
+    assert '"state_keeper": true' in next((tmp_path / "out").glob("*.json")).read_text()

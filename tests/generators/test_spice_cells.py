@@ -87,3 +87,30 @@ def test_cell_has_one_device_per_parameter():
     assert "Xalpha ha pc vdd vdd sky130_fd_pr__pfet_01v8 w=1 l=1 m=11" in text
     assert "Xreset x rst vss vss" in text  # s0 = 1 presets by pulling x low
     assert "Xreset st rst vss vss" in sc.cell_block(sc.CellSpec(0, 3, 7, 5, 11, 0))
+
+
+@pytest.mark.parametrize("s0", [0, 1])
+def test_state_keeper_holds_a_set_cell_while_disabled_when_hot(s0):
+    """At 85 °C a set cell whose candidate sits between its thresholds keeps its 1 through a
+    5 ms disabled phase with the keeper (and is written normally when enabled); without it the
+    state node's charge leaks away within the phase and the cell comes back reset."""
+    cell = sc.CellSpec(0, 0, 6, 10, 20, s0)
+    step_A = 0.05 * SIGMA * 1e-9
+    high, band = 24 * step_A, 10 * step_A  # above beta2 = 16 steps, then between beta1 and beta2
+    enable = [(0, 1.8), (0.005, 1.8), (0.0052, 0), (0.01, 0), (0.0102, 1.8)]
+
+    def state_trace(sizing):
+        bench = ch.Bench(SIGMA, sizing, temperature_C=85.0)
+        body = ch.cell_bench(bench, cell, enable="en")
+        body[-1] = (f"Iin 0 c PWL(0 0 0.001 0 0.00101 {high:.6g} 0.004 {high:.6g} 0.00401 {band:.6g} "
+                    f"0.012 {band:.6g} 0.01201 0 0.016 0)")
+        body.append("Ven en 0 PWL(" + " ".join(f"{t:g} {v:g}" for t, v in enable) + ")")
+        body.append("Venb enb 0 PWL(" + " ".join(f"{t:g} {1.8 - v:g}" for t, v in enable) + ")")
+        result = ch.run_deck(bench.deck(body, "tran 1e-5 0.016 0 5e-5", ["v(st)"]))
+        return lambda ms: result["v(st)"][np.argmin(abs(result["scale"] - ms * 1e-3))]
+
+    kept = state_trace(Sizing(state_keeper=True))
+    assert kept(4.9) > 1.7 and kept(9.9) > 1.7 and kept(11.9) > 1.7  # set, held disabled, held enabled
+    assert kept(15.9) < 0.1  # candidate gone while enabled: reset
+    leaky = state_trace(Sizing())
+    assert leaky(4.9) > 1.7 and leaky(9.9) < 0.9 and leaky(11.9) < 0.1

@@ -12,7 +12,9 @@ the netlist's. What this module decides is where the devices go, in this order:
   apart), then the sources on gate ``pc``: ``Xbeta2``, ``Xhold`` and ``Xalpha`` in one
   matched row when their finger widths are equal, else ``Xbeta2`` in rows of its own
   (widened fingers, :func:`generators.circuit.spice_cells.threshold_finger_width`) and
-  ``Xhold``/``Xalpha`` together; then ``Xsample_p``.
+  ``Xhold``/``Xalpha`` together; then ``Xsample_p``;
+- with the state keeper (``Sizing.state_keeper``), its NMOS ``Xkinvn``, ``Xkdn``, ``Xkdnsw`` and
+  PMOS ``Xkinvp``, ``Xkup``, ``Xkupsw`` at the end of their rows.
 
 A device or group with more fingers than fit in a row is folded into several rows, each
 carrying an even share of every device of the group (so a folded matched group stays
@@ -134,6 +136,10 @@ def _folded_group(name: str, devices: tuple[Device, ...], row_nm: int) -> list[B
         rows += 1
 
 
+KEEPER_NMOS = ("kinvn", "kdn", "kdnsw")
+KEEPER_PMOS = ("kinvp", "kup", "kupsw")
+
+
 def cell_blocks(devices: dict[str, Device], row_nm: int) -> tuple[list[Block], list[Block]]:
     """NMOS and PMOS blocks in placement order (see the module doc)."""
     dev = devices
@@ -151,6 +157,7 @@ def cell_blocks(devices: dict[str, Device], row_nm: int) -> tuple[list[Block], l
         _single("dump", dev["dump"]),
         _single("asw", dev["asw"]),
         _single("reset", dev["reset"]),
+        *(_single(name, dev[name]) for name in KEEPER_NMOS if name in dev),
     ]
     beta2, hold, alpha = dev["beta2"], dev["hold"], dev["alpha"]
     if (beta2.w_um, beta2.l_um) == (hold.w_um, hold.l_um):
@@ -158,7 +165,7 @@ def cell_blocks(devices: dict[str, Device], row_nm: int) -> tuple[list[Block], l
     else:  # the threshold fingers are widened (spice_cells.threshold_finger_width)
         sources = _folded_group("beta2", (beta2,), row_nm) + _folded_group("hold_alpha", (hold, alpha), row_nm)
     pmos = [_single("clamp", dev["clamp"]), _single("ppc", dev["ppc"]), *sources,
-            _single("sample_p", dev["sample_p"])]
+            _single("sample_p", dev["sample_p"]), *(_single(name, dev[name]) for name in KEEPER_PMOS if name in dev)]
     return nmos, pmos
 
 
@@ -238,18 +245,19 @@ def bmru_cell(beta1_fingers: int = 1, delta_fingers: int = 1, alpha_fingers: int
 @gf.cell
 def bmru_cell_sized(beta1_fingers: int = 1, delta_fingers: int = 1, alpha_fingers: int = 1, s0: int = 0,
                     row_um: float | None = None, unit_um: float = 1.0, cell_line_copies: int = 1,
-                    cell_input_fingers: int = 4) -> gf.Component:
+                    cell_input_fingers: int = 4, state_keeper: bool = False) -> gf.Component:
     """:func:`bmru_cell` with the cell's part of another sizing
     (:class:`generators.circuit.mapping.Sizing`; a bad one raises MappingError naming it). A
     cell of its own, so the shipped cells keep their names and golden GDS."""
-    sizing = Sizing(unit_um, cell_line_copies=cell_line_copies, cell_input_fingers=cell_input_fingers)
+    sizing = Sizing(unit_um, cell_line_copies=cell_line_copies, cell_input_fingers=cell_input_fingers,
+                    state_keeper=state_keeper)
     return _draw(BmruCellParams(beta1_fingers, delta_fingers, alpha_fingers, s0, sizing), row_um)
 
 
 def bmru_cell_for(cell: CellSpec, row_um: float | None = None, sizing: Sizing = SHIPPED_SIZING) -> gf.Component:
     """The layout of ``cell`` (a mapped cell of a hardware spec drawn with ``sizing``)."""
     own = {k: v for k, v in sizing.record().get("sizing", {}).items()
-           if k in ("unit_um", "cell_line_copies", "cell_input_fingers")}
+           if k in ("unit_um", "cell_line_copies", "cell_input_fingers", "state_keeper")}
     if not own:
         return bmru_cell(cell.beta1_fingers, cell.delta_fingers, cell.alpha_fingers, cell.s0, row_um)
     return bmru_cell_sized(cell.beta1_fingers, cell.delta_fingers, cell.alpha_fingers, cell.s0, row_um, **own)
