@@ -27,7 +27,7 @@ class Measurement:
     power_nW: dict  # averaged over the utterance: "total" (the chip's supplies), one entry per supply
     # group, "control" (rst/en/enb drivers) and "inputs" (input currents as if drawn from the supply)
     sim_seconds: float
-    bypass_off: bool = False  # the run stopped with device bypass on and was repeated without it
+    bypass_off: bool = False  # ran without device bypass: a circuit that needs it off, or a stalled run repeated
 
 
 def _at(result: SpiceResult, vector: str, times: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from sim.compare import compare
 from sim.measure import Measurement, measure
 from sim.ngspice import SpiceError, SpiceStalled, run_deck
 from sim.stimulus import Timing
-from sim.testbench import TopCircuit, deck_text, find_top
+from sim.testbench import NO_BYPASS, TopCircuit, circuit_options, deck_text, find_top
 
 
 # largest transient step, as a fraction of a frame: 0.05 halves the time points of the quiet
@@ -64,13 +64,16 @@ def simulate_one(netlist_path: Path, top: TopCircuit, spec: HardwareSpec, x: np.
                          max_step_fraction, vdd_V, options=options)
         return measure(run_deck(deck), top, timing, spec.unit_current_A, spec.internal_scale, x, vdd_V)
 
+    options = circuit_options(spec.sizing)
+    if options.get("bypass") == 0:
+        return dataclasses.replace(attempt(options), bypass_off=True)
     try:
-        return attempt(None)
+        return attempt(options or None)
     except SpiceStalled:
         pass
     # device bypass (a speed-up) can stall the integrator at a cell's switching node at some PVT
     # points (2 µm fingers, ss, 85 °C); the same circuit without it runs, slower
-    return dataclasses.replace(attempt({"bypass": 0}), bypass_off=True)
+    return dataclasses.replace(attempt({**options, **NO_BYPASS}), bypass_off=True)
 
 
 def _simulate_item(item: tuple) -> Measurement:

@@ -95,6 +95,18 @@ def control_sources(top: TopCircuit) -> list[str]:
     return [f"v{pin}" for pin in pins]
 
 
+NO_BYPASS = {"bypass": 0}
+
+
+def circuit_options(sizing) -> dict:
+    """Simulator options a mapped circuit of ``sizing`` (``generators.circuit.mapping.Sizing``)
+    needs beyond the defaults. Device bypass (reusing a device's last evaluation while its
+    voltages stand still) makes the cells' state keeper flip at an enable edge: a held 1 fell to
+    0 within 20 µs with the comparator node still low (utterance 1, layer-1 cell 0, frame 52, 2 µm
+    design, tt, 27 °C); with ``bypass=0`` it holds. So a circuit with keepers runs without it."""
+    return dict(NO_BYPASS) if sizing.state_keeper else {}
+
+
 def deck_text(netlist_path: str | Path, top: TopCircuit, x: np.ndarray, unit_current_A: float,
               frame_period_s: float, corner: str = "tt", temperature_C: float = 27.0,
               max_step_fraction: float = 0.05, vdd_V: float = SUPPLY_V, models: str | None = None,

@@ -30,8 +30,9 @@ class UnitDevice:
 # L = 0.5 µm so an off NMOS leaks far less than the inverter's load current.
 SWITCH_NFET = UnitDevice(NMOS, 0.42, 0.5)
 SWITCH_PFET = UnitDevice(PMOS, 0.42, 0.5)
-# The state keeper's inverter and feedback devices: long, so the inverter's crossing current
-# while the state node slews (at ~0.1 nA of write current) stays small.
+# The state keeper's inverter and feedback devices: they hold a node against pA of leakage, so
+# they can be long; a long inverter draws less crossing current while the state node slews at
+# ~0.1 nA of write current (L = 10 µm: 0.08 nW less per cell than 4 µm, two writes in 40 ms).
 KEEPER_NFET = UnitDevice(NMOS, 0.42, 10.0)
 KEEPER_PFET = UnitDevice(PMOS, 0.42, 10.0)
 

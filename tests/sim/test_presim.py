@@ -181,3 +181,31 @@ def test_a_stalled_run_is_repeated_without_device_bypass(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "run_deck", fails)
     with pytest.raises(SpiceError, match="no such model"):
         runner.simulate_one(netlist, top, spec, x)
+
+
+def test_a_circuit_with_state_keepers_runs_without_device_bypass(tmp_path, monkeypatch):
+    """Device bypass flips the keeper latch at enable edges, so a keeper circuit's deck asks for
+    bypass=0 from the first run (and says so); the shipped circuit keeps bypass on."""
+    import sim.runner as runner
+    from generators.circuit.mapping import MappingConfig, Sizing
+    from sim.ngspice import run_deck
+    from sim.testbench import find_top
+
+    net = validate(tiny_arrays())
+    x = None
+    for sizing in (Sizing(state_keeper=True), Sizing()):
+        spec = map_network(net, MappingConfig(sizing=sizing))
+        x = tiny_inputs(quantised_network(spec), 1)[0] if x is None else x
+        netlist = tmp_path / "schematic.spice"
+        netlist.write_text(schematic_text(spec))
+        decks = []
+
+        def recorded(deck):
+            decks.append(deck)
+            return run_deck(deck)
+
+        monkeypatch.setattr(runner, "run_deck", recorded)
+        result = runner.simulate_one(netlist, find_top(netlist.read_text()), spec, x)
+        assert len(decks) == 1 and ("bypass=0" in decks[0]) == sizing.state_keeper
+        assert result.bypass_off == sizing.state_keeper
+        assert np.array_equal(result.states[0], run(quantised_network(spec), x[None]).states[0][0])
