@@ -42,7 +42,7 @@ from sim.presim import add_job_arguments, check_operating_point
 from sim.compare import read_previous
 from sim.runner import MAX_STEP_FRACTION, circuit_sha256
 from sim.stimulus import Timing
-from sim.testbench import BenchError, circuit_options, deck_text, find_top
+from sim.testbench import BenchError, circuit_max_step, circuit_options, deck_text, find_top
 
 
 
@@ -130,7 +130,7 @@ def run_circuit_task(task: CircuitTask) -> Measurement:
         top = find_top(task.circuit.text, task.circuit.top)
         spec = task.spec
         deck = deck_text(netlist, top, task.x, spec.unit_current_A, spec.frame_period_s, task.corner,
-                         task.temperature_C, task.max_step_fraction, task.vdd_V,
+                         task.temperature_C, circuit_max_step(spec.sizing, task.max_step_fraction), task.vdd_V,
                          models=model_include(task.corner, cards), options=circuit_options(spec.sizing) or None)
         result = run_deck(deck)
         timing = Timing(spec.frame_period_s, task.x.shape[0])

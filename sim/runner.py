@@ -25,7 +25,7 @@ from sim.compare import compare
 from sim.measure import Measurement, measure
 from sim.ngspice import SpiceError, SpiceStalled, run_deck
 from sim.stimulus import Timing
-from sim.testbench import NO_BYPASS, TopCircuit, circuit_options, deck_text, find_top
+from sim.testbench import NO_BYPASS, TopCircuit, circuit_max_step, circuit_options, deck_text, find_top
 
 
 # largest transient step, as a fraction of a frame: 0.05 halves the time points of the quiet
@@ -58,6 +58,7 @@ def simulate_one(netlist_path: Path, top: TopCircuit, spec: HardwareSpec, x: np.
     """One utterance. A long maximum step lets charge-integration error drift the cells'
     high-impedance comparator nodes by ~pA (a cell then flips late in a frame), hence 1 % of a frame."""
     timing = Timing(spec.frame_period_s, x.shape[0])
+    max_step_fraction = circuit_max_step(spec.sizing, max_step_fraction)
 
     def attempt(options: dict | None) -> Measurement:
         deck = deck_text(netlist_path, top, x, spec.unit_current_A, spec.frame_period_s, corner, temperature_C,
@@ -145,7 +146,7 @@ def evaluate(netlist_path: str | Path, spec: HardwareSpec, x: np.ndarray,
         "sim_wall_seconds": wall,
         "jobs": jobs,
         "scheduler": scheduler,
-        "max_step_fraction": max_step_fraction,
+        "max_step_fraction": circuit_max_step(spec.sizing, max_step_fraction),
         "software_seconds_per_utterance": software_seconds,
         "internal_scale": spec.internal_scale,
         "unit_current_A": spec.unit_current_A,
