@@ -26,11 +26,11 @@ from bmru.cli import progress, write_json  # noqa: E402
 from generators.circuit import spice_cells as sc  # noqa: E402
 from generators.circuit.mapping import BIAS_LINE_FINGERS, CellSpec, Sizing  # noqa: E402
 from generators.circuit.unit_devices import UnitDevice  # noqa: E402
-from pdk_sky130_180.devices import PMOS  # noqa: E402
+from pdk_sky130_180.devices import MIN_W_UM, PMOS  # noqa: E402
 from sim import characterise  # noqa: E402
 
 POINTS = (("tt", 27.0), ("tt", 85.0), ("tt", -40.0), ("fs", 27.0), ("sf", 27.0))
-CASCODE_BIAS_DIODE = UnitDevice(PMOS, 0.42, 20.0)  # Vsg well above a unit finger's: the line diode keeps ~0.1 V
+CASCODE_BIAS_DIODE = UnitDevice(PMOS, MIN_W_UM, 20.0)  # Vsg well above a unit finger's: the line diode keeps ~0.1 V
 
 
 def cascoded_cell_block(cell: CellSpec, sizing: Sizing) -> str:

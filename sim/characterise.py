@@ -36,6 +36,7 @@ from sim.ngspice import control_block, options_line, run_deck
 
 OUT_DEFAULT = "characterisation"
 UNIT_A = 1e-9
+CellBlock = Callable[[CellSpec, Sizing], str]  # a cell's subcircuit text, like spice_cells.cell_block
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def weight_linearity(bench: Bench, fingers=(1, 2, 4, 8, 12), input_A: float = 1e
 
 
 def cell_bench(bench: Bench, cell: CellSpec, h_volts: float = 0.5, enable: str = "vdd",
-               block: Callable[[CellSpec, Sizing], str] = sc.cell_block) -> list[str]:
+               block: CellBlock = sc.cell_block) -> list[str]:
     """Bias, one cell and its input source (last line); the cell is always enabled unless
     ``enable`` names another node (its complement is then that name + "b"). ``block`` makes the
     cell's subcircuit (another one than the generator's: a circuit experiment)."""
@@ -137,7 +138,7 @@ def cell_bench(bench: Bench, cell: CellSpec, h_volts: float = 0.5, enable: str =
 
 
 def cell_dc(bench: Bench, beta1: int, delta: int, alpha: int,
-            block: Callable[[CellSpec, Sizing], str] = sc.cell_block) -> dict:
+            block: CellBlock = sc.cell_block) -> dict:
     """Up/down thresholds (in cell steps) by DC sweeps up then down (the sweep follows the branch)."""
     cell = CellSpec(0, 0, beta1, delta, alpha, 0)
     step_A = 0.05 * bench.sigma * UNIT_A

@@ -131,7 +131,7 @@ def run_circuit_task(task: CircuitTask) -> Measurement:
         spec = task.spec
         deck = deck_text(netlist, top, task.x, spec.unit_current_A, spec.frame_period_s, task.corner,
                          task.temperature_C, circuit_max_step(spec.sizing, task.max_step_fraction), task.vdd_V,
-                         models=model_include(task.corner, cards), options=circuit_options(spec.sizing) or None)
+                         models=model_include(task.corner, cards), options=circuit_options(spec.sizing))
         result = run_deck(deck)
         timing = Timing(spec.frame_period_s, task.x.shape[0])
         return measure(result, top, timing, spec.unit_current_A, spec.internal_scale, task.x, task.vdd_V)

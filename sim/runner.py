@@ -60,21 +60,20 @@ def simulate_one(netlist_path: Path, top: TopCircuit, spec: HardwareSpec, x: np.
     timing = Timing(spec.frame_period_s, x.shape[0])
     max_step_fraction = circuit_max_step(spec.sizing, max_step_fraction)
 
-    def attempt(options: dict | None) -> Measurement:
+    def attempt(options: dict) -> Measurement:
         deck = deck_text(netlist_path, top, x, spec.unit_current_A, spec.frame_period_s, corner, temperature_C,
                          max_step_fraction, vdd_V, options=options)
         return measure(run_deck(deck), top, timing, spec.unit_current_A, spec.internal_scale, x, vdd_V)
 
     options = circuit_options(spec.sizing)
-    if options.get("bypass") == 0:
-        return dataclasses.replace(attempt(options), bypass_off=True)
-    try:
-        return attempt(options or None)
-    except SpiceStalled:
-        pass
-    # device bypass (a speed-up) can stall the integrator at a cell's switching node at some PVT
-    # points (2 µm fingers, ss, 85 °C); the same circuit without it runs, slower
-    return dataclasses.replace(attempt({**options, **NO_BYPASS}), bypass_off=True)
+    if options.get("bypass") != 0:
+        try:
+            return attempt(options)
+        except SpiceStalled:
+            # device bypass (a speed-up) can stall the integrator at a cell's switching node at
+            # some PVT points (2 µm fingers, ss, 85 °C); the same circuit without it runs, slower
+            options = {**options, **NO_BYPASS}
+    return dataclasses.replace(attempt(options), bypass_off=True)
 
 
 def _simulate_item(item: tuple) -> Measurement:

@@ -31,7 +31,7 @@ from generators.circuit.unit_devices import (DEVICES_1UM, KEEPER_NFET, KEEPER_PF
                                              DeviceSet, UnitDevice, device_set)
 from generators.circuit.mapping import (BIAS_LINE_FINGERS, CONVERTER_FINGERS, REF_FINGERS, SHIPPED_SIZING, CellSpec,
                                         HardwareSpec, Projection, Sizing)
-from pdk_sky130_180.devices import NMOS, PMOS
+from pdk_sky130_180.devices import MIN_W_UM, NMOS, PMOS
 
 
 # The shipped unit size's devices, for code that is not about a particular spec.
@@ -48,7 +48,7 @@ def threshold_finger_width(fingers: int) -> float:
 # that much below beta2 / beta1: a candidate exactly on a threshold then does what the
 # software does (c >= beta2 sets, c >= beta1 holds). With integer weights and grid thresholds
 # such ties are common (e.g. c = b_c when the inputs are silent).
-TIE_DEVICE = UnitDevice(NMOS, 0.42, 20.0)
+TIE_DEVICE = UnitDevice(NMOS, MIN_W_UM, 20.0)
 
 HOLD_FINGERS = 4  # inverter load of a cell: four cell-bias fingers (0.2 sigma units)
 

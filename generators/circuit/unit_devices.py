@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pdk_sky130_180.devices import NMOS, PMOS, Fet
+from pdk_sky130_180.devices import MIN_W_UM, NMOS, PMOS, Fet
 from pdk_sky130_180.rules import snap  # widths on the 5 nm manufacturing grid (x.1b)
 
 
@@ -28,13 +28,13 @@ class UnitDevice:
 # Switches, the state inverter, the clamp and the reset device: small, so the comparator node
 # carries little capacitance (it must swing within a fraction of a frame at tens of pA), and
 # L = 0.5 µm so an off NMOS leaks far less than the inverter's load current.
-SWITCH_NFET = UnitDevice(NMOS, 0.42, 0.5)
-SWITCH_PFET = UnitDevice(PMOS, 0.42, 0.5)
+SWITCH_NFET = UnitDevice(NMOS, MIN_W_UM, 0.5)
+SWITCH_PFET = UnitDevice(PMOS, MIN_W_UM, 0.5)
 # The state keeper's inverter and feedback devices: they hold a node against pA of leakage, so
 # they can be long; a long inverter draws less crossing current while the state node slews at
 # ~0.1 nA of write current (L = 10 µm: 0.08 nW less per cell than 4 µm, two writes in 40 ms).
-KEEPER_NFET = UnitDevice(NMOS, 0.42, 10.0)
-KEEPER_PFET = UnitDevice(PMOS, 0.42, 10.0)
+KEEPER_NFET = UnitDevice(NMOS, MIN_W_UM, 10.0)
+KEEPER_PFET = UnitDevice(PMOS, MIN_W_UM, 10.0)
 
 
 @dataclass(frozen=True)

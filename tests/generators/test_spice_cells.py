@@ -18,6 +18,12 @@ SIGMA = 0.5
 UNIT_SIZES = pytest.mark.parametrize("sizing", [Sizing(size) for size in DEVICE_SETS], ids=lambda s: f"{s.unit_um:g}um")
 
 
+def enable_sources(points) -> list[str]:
+    """The cell's enable ``en`` as a PWL of (s, V) ``points`` and its complement ``enb``."""
+    return ["Ven en 0 PWL(" + " ".join(f"{t:g} {v:g}" for t, v in points) + ")",
+            "Venb enb 0 PWL(" + " ".join(f"{t:g} {1.8 - v:g}" for t, v in points) + ")"]
+
+
 @UNIT_SIZES
 @pytest.mark.parametrize("beta1,delta,alpha", [(6, 10, 20), (2, 11, 29), (20, 20, 40), (40, 20, 40)])
 def test_cell_thresholds_and_output(beta1, delta, alpha, sizing):
@@ -65,8 +71,7 @@ def test_cell_holds_its_state_while_disabled():
                 f"0.03001 {low:.6g} 0.05 {low:.6g})")
     enable = [(0, 1.8), (0.005, 1.8), (0.0051, 0), (0.02, 0), (0.0201, 1.8), (0.025, 1.8), (0.0251, 0), (0.04, 0),
               (0.0401, 1.8)]
-    body.append("Ven en 0 PWL(" + " ".join(f"{t:g} {v:g}" for t, v in enable) + ")")
-    body.append("Venb enb 0 PWL(" + " ".join(f"{t:g} {1.8 - v:g}" for t, v in enable) + ")")
+    body += enable_sources(enable)
     result = ch.run_deck(bench.deck(body, "tran 1e-5 0.05 0 5e-5", ["v(st)"]))
     t, st = result["scale"], result["v(st)"]
 
@@ -104,8 +109,7 @@ def test_state_keeper_holds_a_set_cell_while_disabled_when_hot(s0):
         body = ch.cell_bench(bench, cell, enable="en")
         body[-1] = (f"Iin 0 c PWL(0 0 0.001 0 0.00101 {high:.6g} 0.004 {high:.6g} 0.00401 {band:.6g} "
                     f"0.012 {band:.6g} 0.01201 0 0.016 0)")
-        body.append("Ven en 0 PWL(" + " ".join(f"{t:g} {v:g}" for t, v in enable) + ")")
-        body.append("Venb enb 0 PWL(" + " ".join(f"{t:g} {1.8 - v:g}" for t, v in enable) + ")")
+        body += enable_sources(enable)
         result = ch.run_deck(bench.deck(body, "tran 1e-5 0.016 0 5e-5", ["v(st)"]))
         return lambda ms: result["v(st)"][np.argmin(abs(result["scale"] - ms * 1e-3))]
 
