@@ -207,10 +207,13 @@ def _subckt_blocks(lines: list[str]) -> list[tuple[str, tuple[str, ...], int, in
 
 def net_roles(lines: list[str]) -> tuple[set[str], set[str]]:
     """(switching nets, supplies) of ``lines``, one sub-circuit's elements. Supplies are the MOS
-    bulk nets. Switching nets swing from rail to rail: the MOS gate nets that no diode-connected
-    device holds, other than the supplies. In a current-mode circuit every other gate is a
-    mirror's, held by a diode at 1/gm and moving logarithmically, by tens of mV; what is left are
-    the cells' decision nodes, their states, and the enables and reset the test bench drives."""
+    bulk nets. Switching nets here are the MOS gate nets that no diode-connected device holds,
+    other than the supplies. In a current-mode circuit every other gate is a mirror's, held by a
+    diode at 1/gm and moving logarithmically, by tens of mV; what is left are the cells' decision
+    nodes, their states, and the enables and reset the test bench drives. Not every net that
+    swings from rail to rail is a gate: the channel nodes between a switch and its source (a
+    cell's output steering node ``ha`` and hold node ``sp``) swing too and count as signal nets
+    (docs/usage.md: counting them as switching kept more couplings and ran slower)."""
     gates: set[str] = set()
     held: set[str] = set()
     bulks: set[str] = set()

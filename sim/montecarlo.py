@@ -34,15 +34,14 @@ from pdk_sky130_180.mismatch import (PARAMETERS, STATISTICS, Instance, MismatchE
                                      model_cards, mosfet_line, sigma_matrix)
 from pdk_sky130_180.models import CORNERS, ModelsError, include_line
 from sim.cluster import ClusterError, map_on_cluster
-from sim.measure import Measurement, measure
+from sim.measure import Measurement
 from sim.mismatch_model import (MismatchModelError, Plan, build_plan, calibrate, device_log_sigmas, log_factors, realised_network,
                                 role_sigmas, scale_matched_devices)
-from sim.ngspice import SpiceError, run_deck
+from sim.ngspice import SpiceError
 from sim.presim import add_job_arguments, check_operating_point
 from sim.compare import read_previous
-from sim.runner import MAX_STEP_FRACTION, circuit_sha256
-from sim.stimulus import Timing
-from sim.testbench import BenchError, circuit_max_step, circuit_options, deck_text, find_top
+from sim.runner import MAX_STEP_FRACTION, circuit_sha256, simulate_one
+from sim.testbench import BenchError, find_top
 
 
 
@@ -128,13 +127,8 @@ def run_circuit_task(task: CircuitTask) -> Measurement:
         cards = workdir / "cards.spice"
         cards.write_text(sample_models(task.circuit, task.seed, task.corner, task.statistics))
         top = find_top(task.circuit.text, task.circuit.top)
-        spec = task.spec
-        deck = deck_text(netlist, top, task.x, spec.unit_current_A, spec.frame_period_s, task.corner,
-                         task.temperature_C, circuit_max_step(spec.sizing, task.max_step_fraction), task.vdd_V,
-                         models=model_include(task.corner, cards), options=circuit_options(spec.sizing))
-        result = run_deck(deck)
-        timing = Timing(spec.frame_period_s, task.x.shape[0])
-        return measure(result, top, timing, spec.unit_current_A, spec.internal_scale, task.x, task.vdd_V)
+        return simulate_one(netlist, top, task.spec, task.x, task.corner, task.temperature_C, task.max_step_fraction,
+                            task.vdd_V, models=model_include(task.corner, cards))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

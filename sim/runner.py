@@ -25,7 +25,7 @@ from sim.compare import compare
 from sim.measure import Measurement, measure
 from sim.ngspice import SpiceError, SpiceStalled, run_deck
 from sim.stimulus import Timing
-from sim.testbench import NO_BYPASS, TopCircuit, circuit_max_step, circuit_options, deck_text, find_top
+from sim.testbench import NO_BYPASS, TopCircuit, circuit_options, deck_text, find_top, options_record
 
 
 # largest transient step, as a fraction of a frame: 0.05 halves the time points of the quiet
@@ -54,18 +54,19 @@ def netlist_kind(text: str) -> str:
 
 def simulate_one(netlist_path: Path, top: TopCircuit, spec: HardwareSpec, x: np.ndarray, corner: str = "tt",
                  temperature_C: float = 27.0, max_step_fraction: float = MAX_STEP_FRACTION,
-                 vdd_V: float = SUPPLY_V) -> Measurement:
-    """One utterance. A long maximum step lets charge-integration error drift the cells'
-    high-impedance comparator nodes by ~pA (a cell then flips late in a frame), hence 1 % of a frame."""
+                 vdd_V: float = SUPPLY_V, models: str | None = None, options: dict | None = None) -> Measurement:
+    """One utterance. ``models`` replaces the corner's model include (a Monte Carlo sample's
+    cards, see sim.montecarlo); ``options`` the simulator options the circuit needs
+    (``sim.testbench.circuit_options``; for experiments). A run that stalls with device bypass
+    is repeated without it."""
     timing = Timing(spec.frame_period_s, x.shape[0])
-    max_step_fraction = circuit_max_step(spec.sizing, max_step_fraction)
 
     def attempt(options: dict) -> Measurement:
         deck = deck_text(netlist_path, top, x, spec.unit_current_A, spec.frame_period_s, corner, temperature_C,
-                         max_step_fraction, vdd_V, options=options)
+                         max_step_fraction, vdd_V, models=models, options=options)
         return measure(run_deck(deck), top, timing, spec.unit_current_A, spec.internal_scale, x, vdd_V)
 
-    options = circuit_options(spec.sizing)
+    options = circuit_options(spec.sizing) if options is None else options
     if options.get("bypass") != 0:
         try:
             return attempt(options)
@@ -145,7 +146,8 @@ def evaluate(netlist_path: str | Path, spec: HardwareSpec, x: np.ndarray,
         "sim_wall_seconds": wall,
         "jobs": jobs,
         "scheduler": scheduler,
-        "max_step_fraction": circuit_max_step(spec.sizing, max_step_fraction),
+        "max_step_fraction": max_step_fraction,
+        **options_record(spec.sizing),
         "software_seconds_per_utterance": software_seconds,
         "internal_scale": spec.internal_scale,
         "unit_current_A": spec.unit_current_A,

@@ -96,28 +96,30 @@ def control_sources(top: TopCircuit) -> list[str]:
 
 
 NO_BYPASS = {"bypass": 0}
+# With the charge tolerance at our default 1e-15 C, ngspice let a state keeper (a latch with small
+# internal nodes, whose charge errors the truncation-error check weighs against chgtol) settle
+# on its other state at an enable edge with nothing driving it (see circuit_options).
+KEEPER_OPTIONS = {**NO_BYPASS, "chgtol": 1e-16}
 
 
 def circuit_options(sizing) -> dict:
     """Simulator options a mapped circuit of ``sizing`` (``generators.circuit.mapping.Sizing``)
-    needs beyond the defaults. Device bypass (reusing a device's last evaluation while its
-    voltages stand still) makes the cells' state keeper flip at an enable edge: a held 1 fell to
-    0 within 20 µs with the comparator node still low (utterance 1, layer-1 cell 0, frame 52, 2 µm
-    design, tt, 27 °C); with ``bypass=0`` it holds. So a circuit with keepers runs without it."""
-    return dict(NO_BYPASS) if sizing.state_keeper else {}
+    needs beyond the defaults. With device bypass (reusing a device's last evaluation while its
+    voltages stand still) a held 1 fell to 0 within 20 µs of an enable edge with the comparator
+    node still low (utterance 1, layer-1 cell 0, frame 52, 2 µm design, tt, 27 °C). Without
+    bypass, at the default charge tolerance, latches still flipped at enable edges at 0.05- and
+    0.01-frame steps (utterance 34, layer-1 cell 0, frame 47; utterance 22, layer-0 cell 2, frame
+    70); 0.002-frame steps held them at ~9x the time. With ``chgtol`` 1e-16 they hold at the
+    default step, and the cell-frames that still differ are the same as at 0.002 frame
+    (``benchmarks/keeper_step.py``)."""
+    return dict(KEEPER_OPTIONS) if sizing.state_keeper else {}
 
 
-KEEPER_MAX_STEP_FRACTION = 0.002
-
-
-def circuit_max_step(sizing, requested: float) -> float:
-    """The largest transient step (fraction of a frame) a circuit of ``sizing`` is simulated
-    with. With larger steps, ngspice lets a keeper latch settle on its other state at an enable
-    edge with nothing driving it: at 0.05 frame across the other layer's edge (utterance 34,
-    layer-1 cell 0, frame 47, the 2 µm design, tt, 27 °C, without bypass), at 0.01 frame across
-    its own (utterance 22, layer-0 cell 2, frame 70); at 0.002 frame both hold. About 3 minutes per
-    utterance on one core."""
-    return min(requested, KEEPER_MAX_STEP_FRACTION) if sizing.state_keeper else requested
+def options_record(sizing) -> dict:
+    """``{"simulator_options": ...}`` for a result file when a circuit of ``sizing`` runs with
+    options beyond the defaults (so that runs with different options are never merged), else {}."""
+    options = circuit_options(sizing)
+    return {"simulator_options": options} if options else {}
 
 
 def deck_text(netlist_path: str | Path, top: TopCircuit, x: np.ndarray, unit_current_A: float,

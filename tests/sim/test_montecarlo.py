@@ -265,3 +265,26 @@ def test_shipped_example_two_samples_two_utterances_in_spice(tmp_path):
     data = json.loads((out / "mc.json").read_text())
     assert data["software_match"]["decision"] >= 0.75
     assert data["software_match"]["frame_state"] >= 0.9
+
+
+def test_a_stalled_monte_carlo_run_is_repeated_without_device_bypass(monkeypatch):
+    """A Monte Carlo sample's transient goes through the same runner as presim: a run that stalls
+    with device bypass is repeated with bypass=0 on the sample's own cards, and says so."""
+    import sim.runner as runner
+    from sim.montecarlo import CircuitTask, run_circuit_task
+    from sim.ngspice import SpiceStalled
+
+    spec = map_network(validate(tiny_arrays()))
+    x = tiny_inputs(quantised_network(spec), 1)[0]
+    decks = []
+
+    def stalls_with_bypass(deck):
+        decks.append(deck)
+        if "bypass=1" in deck:
+            raise SpiceStalled("transient stopped at 0.01 s of 0.06 s")
+        return run_deck(deck)
+
+    monkeypatch.setattr(runner, "run_deck", stalls_with_bypass)
+    measured = run_circuit_task(CircuitTask(0, sample_seed(1, 0), 0, x, flat_circuit(schematic_text(spec)), spec))
+    assert measured.bypass_off and len(decks) == 2 and "bypass=0" in decks[1]
+    assert all("cards.spice" in deck for deck in decks)  # the sample's own draws both times

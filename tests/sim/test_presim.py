@@ -184,9 +184,9 @@ def test_a_stalled_run_is_repeated_without_device_bypass(tmp_path, monkeypatch):
 
 
 def test_a_circuit_with_state_keepers_runs_without_device_bypass(tmp_path, monkeypatch):
-    """Device bypass and 0.05-frame steps let ngspice flip a keeper latch, so a keeper circuit's
-    deck asks for bypass=0 and 0.002-frame steps from the first run (and says so); the shipped
-    circuit keeps bypass on and 0.05-frame steps."""
+    """Device bypass and the default charge tolerance let ngspice flip a keeper latch, so a keeper
+    circuit's deck asks for bypass=0 and chgtol=1e-16 from the first run (and says so), at the
+    usual 0.05-frame steps; the shipped circuit keeps bypass on and chgtol 1e-15."""
     import sim.runner as runner
     from generators.circuit.mapping import MappingConfig, Sizing
     from sim.ngspice import run_deck
@@ -208,7 +208,9 @@ def test_a_circuit_with_state_keepers_runs_without_device_bypass(tmp_path, monke
         monkeypatch.setattr(runner, "run_deck", recorded)
         result = runner.simulate_one(netlist, find_top(netlist.read_text()), spec, x)
         assert len(decks) == 1 and ("bypass=0" in decks[0]) == sizing.state_keeper
+        options = next(line for line in decks[0].splitlines() if line.startswith(".options")).split()
+        assert f"chgtol={1e-16 if sizing.state_keeper else 1e-15:g}" in options
         largest_step = float(next(line for line in decks[0].splitlines() if line.startswith("tran")).split()[-1])
-        assert largest_step == pytest.approx(spec.frame_period_s * (0.002 if sizing.state_keeper else 0.05))
+        assert largest_step == pytest.approx(spec.frame_period_s * 0.05)
         assert result.bypass_off == sizing.state_keeper
         assert np.array_equal(result.states[0], run(quantised_network(spec), x[None]).states[0][0])
