@@ -1,11 +1,11 @@
 """Benchmark: which simulator settings keep a state-keeper circuit's latches faithful?
 
     python benchmarks/keeper_step.py WEIGHTS [mapping options, e.g. --unit-size 2 ...] [--inputs F]
-                                     [--utterances 1 3 22 34] [-o benchmarks/results/keeper_step.json]
+                                     [--utterances 3 22 24 33 34] [-o benchmarks/results/keeper_step.json]
 
 A keeper (``--state-keeper``) is a latch of small nodes. ngspice flipped such latches at enable
-edges with nothing driving them: with device bypass, and without it at 0.05- and 0.01-frame steps;
-0.002-frame steps held them at ~9x the time. This runs the keeper circuit of WEIGHTS (schematic,
+edges with nothing driving them: with device bypass, and without it at 0.05- and 0.01-frame steps
+and with the charge tolerance at 1e-16; 0.002-frame steps held them at ~9x the time. This runs the keeper circuit of WEIGHTS (schematic,
 tt, 27 °C, 1.8 V) on the chosen utterances with each setting below, and the same circuit without
 keepers at its defaults, and records per run the cell-frames that differ from the software model
 and from the 0.002-frame run (taken as the reference), and the seconds. Two ngspice processes at
@@ -34,17 +34,20 @@ from generators.circuit.schematic import schematic_text  # noqa: E402
 from pdk_sky130_180.devices import SPICE_OPTIONS, SUPPLY_V  # noqa: E402
 from sim.cluster import map_on_cluster  # noqa: E402
 from sim.runner import MAX_STEP_FRACTION, _simulate_item  # noqa: E402
-from sim.testbench import KEEPER_OPTIONS, NO_BYPASS, find_top  # noqa: E402
+from generators.circuit.mapping import Sizing  # noqa: E402
+from sim.testbench import NO_BYPASS, SimSettings, circuit_settings, find_top  # noqa: E402
 
 REFERENCE = "no bypass, 0.002-frame steps"
-# (name, keepers drawn, options, largest step as a fraction of a frame)
+# (name, keepers drawn, simulator settings, largest step as a fraction of a frame)
 SETTINGS = (
-    ("defaults (bypass, chgtol 1e-15)", True, {}, MAX_STEP_FRACTION),
-    ("no bypass", True, dict(NO_BYPASS), MAX_STEP_FRACTION),
-    ("no bypass, 0.01-frame steps", True, dict(NO_BYPASS), 0.01),
-    ("no bypass, chgtol 1e-16 (sim.testbench.KEEPER_OPTIONS)", True, dict(KEEPER_OPTIONS), MAX_STEP_FRACTION),
-    (REFERENCE, True, dict(NO_BYPASS), 0.002),
-    ("without keepers, defaults", False, {}, MAX_STEP_FRACTION),
+    ("defaults (bypass, chgtol 1e-15)", True, SimSettings(), MAX_STEP_FRACTION),
+    ("no bypass", True, SimSettings(dict(NO_BYPASS)), MAX_STEP_FRACTION),
+    ("no bypass, 0.01-frame steps", True, SimSettings(dict(NO_BYPASS)), 0.01),
+    ("no bypass, chgtol 1e-16", True, SimSettings({**NO_BYPASS, "chgtol": 1e-16}), MAX_STEP_FRACTION),
+    ("no bypass, enable ramps in 0.002-frame pieces (sim.testbench.circuit_settings)", True,
+     circuit_settings(Sizing(state_keeper=True)), MAX_STEP_FRACTION),
+    (REFERENCE, True, SimSettings(dict(NO_BYPASS)), 0.002),
+    ("without keepers, defaults", False, SimSettings(), MAX_STEP_FRACTION),
 )
 
 
@@ -57,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("weights")
     parser.add_argument("--inputs", default="examples/kws_yes_test.npz")
-    parser.add_argument("--utterances", type=int, nargs="+", default=[1, 3, 22, 34])
+    parser.add_argument("--utterances", type=int, nargs="+", default=[3, 22, 24, 33, 34])
     parser.add_argument("-o", "--out", default="benchmarks/results/keeper_step.json")
     add_mapping_arguments(parser)
     args = parser.parse_args(argv)
@@ -71,24 +74,25 @@ def main(argv: list[str] | None = None) -> None:
     software = np.stack([np.stack([layer[k] for layer in sw.states]) for k in range(len(chosen))])  # (n, L, T, N)
     with tempfile.TemporaryDirectory() as tmp:
         items = []
-        for name, keepers, options, step in SETTINGS:
+        for name, keepers, settings, step in SETTINGS:
             spec = keeper_spec if keepers else plain_spec
             netlist = Path(tmp) / f"{'keeper' if keepers else 'plain'}.spice"
             netlist.write_text(schematic_text(spec))
             top = find_top(netlist.read_text())
-            items += [(netlist, top, spec, inputs.x[i], "tt", 27.0, step, SUPPLY_V, None, options) for i in chosen]
+            items += [(netlist, top, spec, inputs.x[i], "tt", 27.0, step, SUPPLY_V, None, settings) for i in chosen]
         progress(f"keeper_step: {len(SETTINGS)} settings x {len(chosen)} utterances = {len(items)} ngspice runs")
         measured = map_on_cluster(_simulate_item, items, workers=2, name="run",
                                   on_done=lambda i, m: progress(f"[{i + 1}/{len(items)}] {m.sim_seconds:.0f} s"))
     runs = {name: measured[k * len(chosen):(k + 1) * len(chosen)] for k, (name, *_) in enumerate(SETTINGS)}
-    settings = []
-    for name, keepers, options, step in SETTINGS:
+    table = []
+    for name, keepers, settings, step in SETTINGS:
         rows = []
         for k, (index, m, ref) in enumerate(zip(chosen, runs[name], runs[REFERENCE])):
             rows.append({"index": index, "seconds": round(m.sim_seconds, 1), "decision": m.decision,
                          "differs_from_software": differing(m.states, software[k]),
                          "differs_from_reference": differing(m.states, ref.states)})
-        settings.append({"setting": name, "state_keeper": keepers, "options": {**SPICE_OPTIONS, **options},
+        table.append({"setting": name, "state_keeper": keepers, "options": {**SPICE_OPTIONS, **settings.options},
+                         "enable_edge_segment_fraction": settings.edge_segment_fraction,
                          "max_step_fraction": step, "per_utterance": rows,
                          "cell_frames_differing_from_reference": sum(len(r["differs_from_reference"]) for r in rows),
                          "cell_frames_differing_from_software": sum(len(r["differs_from_software"]) for r in rows),
@@ -97,8 +101,8 @@ def main(argv: list[str] | None = None) -> None:
         "weights": args.weights, "inputs": args.inputs, "utterances": chosen, "sizing": keeper_spec.sizing.record(),
         "reference": REFERENCE, "cpu_count": os.cpu_count(), "load_average_at_start": os.getloadavg()[0],
         "covers": "schematic, tt, 27 °C, 1.8 V, no mismatch; two ngspice runs at a time on 2 cores",
-        "cell_frames": int(software[0].size), "settings": settings})
-    for row in settings:
+        "cell_frames": int(software[0].size), "settings": table})
+    for row in table:
         progress(f"{row['setting']}: {row['cell_frames_differing_from_reference']} cell-frames differ from the "
                  f"reference, {row['cell_frames_differing_from_software']} from software, "
                  f"{row['seconds_per_utterance']} s per utterance")

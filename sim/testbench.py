@@ -10,7 +10,7 @@ so that power splits by supply. Unknown pins are an error.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -96,40 +96,49 @@ def control_sources(top: TopCircuit) -> list[str]:
 
 
 NO_BYPASS = {"bypass": 0}
-# With the charge tolerance at our default 1e-15 C, ngspice let a state keeper (a latch with small
-# internal nodes, whose charge errors the truncation-error check weighs against chgtol) settle
-# on its other state at an enable edge with nothing driving it (see circuit_options).
-KEEPER_OPTIONS = {**NO_BYPASS, "chgtol": 1e-16}
+KEEPER_EDGE_SEGMENT = 0.002  # fraction of a frame: 20 µs at 10 ms frames, ten pieces per enable ramp
 
 
-def circuit_options(sizing) -> dict:
-    """Simulator options a mapped circuit of ``sizing`` (``generators.circuit.mapping.Sizing``)
-    needs beyond the defaults. With device bypass (reusing a device's last evaluation while its
-    voltages stand still) a held 1 fell to 0 within 20 µs of an enable edge with the comparator
-    node still low (utterance 1, layer-1 cell 0, frame 52, 2 µm design, tt, 27 °C). Without
-    bypass, at the default charge tolerance, latches still flipped at enable edges at 0.05- and
-    0.01-frame steps (utterance 34, layer-1 cell 0, frame 47; utterance 22, layer-0 cell 2, frame
-    70); 0.002-frame steps held them at ~9x the time. With ``chgtol`` 1e-16 they hold at the
-    default step, and the cell-frames that still differ are the same as at 0.002 frame
-    (``benchmarks/keeper_step.py``)."""
-    return dict(KEEPER_OPTIONS) if sizing.state_keeper else {}
+@dataclass(frozen=True)
+class SimSettings:
+    """How a circuit is simulated beyond the defaults: simulator options (``.options``) and the
+    longest piece of an enable ramp (a fraction of a frame; None: each ramp is one segment)."""
+
+    options: dict = field(default_factory=dict)
+    edge_segment_fraction: float | None = None
+
+    def record(self) -> dict:
+        """What a result file records (nothing for the defaults, so older results stay comparable;
+        ``sim.corners --extend`` refuses to merge runs made with other settings)."""
+        changed = {k: v for k, v in (("simulator_options", self.options),
+                                     ("enable_edge_segment_fraction", self.edge_segment_fraction)) if v}
+        return changed
 
 
-def options_record(sizing) -> dict:
-    """``{"simulator_options": ...}`` for a result file when a circuit of ``sizing`` runs with
-    options beyond the defaults (so that runs with different options are never merged), else {}."""
-    options = circuit_options(sizing)
-    return {"simulator_options": options} if options else {}
+def circuit_settings(sizing) -> SimSettings:
+    """How a mapped circuit of ``sizing`` (``generators.circuit.mapping.Sizing``) is simulated.
+    A circuit with state keepers runs without device bypass, and with its enable ramps drawn as
+    0.002-frame pieces. ngspice let keeper latches settle on their other state at enable edges with
+    nothing driving them: with bypass (utterance 1, layer-1 cell 0, frame 52, 2 µm design, tt,
+    27 °C: a held 1 fell to 0 within 20 µs), and without it at 0.05- and 0.01-frame steps (utterance
+    34, layer-1 cell 0, frame 47; utterance 22, layer-0 cell 2, frame 70), and with the charge
+    tolerance at 1e-16 (utterances 24 and 33). Steps of at most 0.002 frame everywhere held every one
+    of them at ~9x the time; 0.002-frame steps across the enable edges only give the same states as
+    that on every utterance tried, at ~2x (``benchmarks/keeper_step.py``)."""
+    if sizing.state_keeper:
+        return SimSettings(dict(NO_BYPASS), KEEPER_EDGE_SEGMENT)
+    return SimSettings()
 
 
 def deck_text(netlist_path: str | Path, top: TopCircuit, x: np.ndarray, unit_current_A: float,
               frame_period_s: float, corner: str = "tt", temperature_C: float = 27.0,
               max_step_fraction: float = 0.05, vdd_V: float = SUPPLY_V, models: str | None = None,
-              options: dict | None = None) -> str:
+              options: dict | None = None, edge_segment_fraction: float | None = None) -> str:
     """Full deck simulating one utterance ``x`` (T, n_in) on the netlist's top circuit, every
     supply and control level at ``vdd_V``. ``models`` replaces the corner's model include line
     (e.g. a Monte-Carlo sample's per-device cards, see sim.montecarlo); ``options`` overrides
-    simulator options (e.g. ``{"bypass": 0}``)."""
+    simulator options (e.g. ``{"bypass": 0}``); ``edge_segment_fraction`` draws each enable
+    ramp as pieces of at most that fraction of a frame (``sim.stimulus.enable_points``)."""
     frames, n_in = x.shape
     if len(top.inputs) != n_in:
         raise BenchError(f"netlist: top circuit {top.name} has {len(top.inputs)} input pins, x has {n_in} features")
@@ -155,7 +164,8 @@ def deck_text(netlist_path: str | Path, top: TopCircuit, x: np.ndarray, unit_cur
     if "rst" in top.pins:
         lines.append(f"Vrst rst 0 {pwl_text(reset_points(timing, vdd_V))}")
     for layer, pin in enumerate(top.enables):
-        points = enable_points(timing, layer, len(top.enables), vdd_V)
+        points = enable_points(timing, layer, len(top.enables), vdd_V,
+                               None if edge_segment_fraction is None else edge_segment_fraction * frame_period_s)
         lines.append(f"V{pin} {pin} 0 {pwl_text(points)}")
         if f"enb{layer}" in top.pins:
             lines.append(f"Venb{layer} enb{layer} 0 {pwl_text([(t, vdd_V - v) for t, v in points])}")

@@ -184,9 +184,10 @@ def test_a_stalled_run_is_repeated_without_device_bypass(tmp_path, monkeypatch):
 
 
 def test_a_circuit_with_state_keepers_runs_without_device_bypass(tmp_path, monkeypatch):
-    """Device bypass and the default charge tolerance let ngspice flip a keeper latch, so a keeper
-    circuit's deck asks for bypass=0 and chgtol=1e-16 from the first run (and says so), at the
-    usual 0.05-frame steps; the shipped circuit keeps bypass on and chgtol 1e-15."""
+    """Device bypass and long steps across the enable edges let ngspice flip a keeper latch, so a
+    keeper circuit's deck asks for bypass=0 from the first run (and says so) and draws each
+    enable ramp as 0.002-frame pieces (breakpoints), at the usual 0.05-frame steps elsewhere; the
+    shipped circuit keeps bypass on and one segment per ramp."""
     import sim.runner as runner
     from generators.circuit.mapping import MappingConfig, Sizing
     from sim.ngspice import run_deck
@@ -208,8 +209,11 @@ def test_a_circuit_with_state_keepers_runs_without_device_bypass(tmp_path, monke
         monkeypatch.setattr(runner, "run_deck", recorded)
         result = runner.simulate_one(netlist, find_top(netlist.read_text()), spec, x)
         assert len(decks) == 1 and ("bypass=0" in decks[0]) == sizing.state_keeper
-        options = next(line for line in decks[0].splitlines() if line.startswith(".options")).split()
-        assert f"chgtol={1e-16 if sizing.state_keeper else 1e-15:g}" in options
+        enable = next(line for line in decks[0].splitlines() if line.startswith("Ven0 "))
+        pwl = [float(v) for v in enable.split("(")[1].rstrip(")").split()]
+        times, levels = pwl[::2], pwl[1::2]
+        longest_sloped = max(t1 - t0 for t0, t1, v0, v1 in zip(times, times[1:], levels, levels[1:]) if v0 != v1)
+        assert longest_sloped == pytest.approx(spec.frame_period_s * (0.002 if sizing.state_keeper else 0.02))
         largest_step = float(next(line for line in decks[0].splitlines() if line.startswith("tran")).split()[-1])
         assert largest_step == pytest.approx(spec.frame_period_s * 0.05)
         assert result.bypass_off == sizing.state_keeper
