@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
         kind, digest = netlist_kind(text), sha256_of(netlist)
         job = {"weights": str(args.weights), "inputs": str(args.inputs), "netlist": kind,
                "circuit_sha256": circuit_sha256(text),
-               "max_step_fraction": args.max_step,
+               "max_step_fraction": circuit_settings(spec.sizing).step(args.max_step),
                "internal_scale": args.internal_scale,
                **spec.sizing.record(), **circuit_settings(spec.sizing).record()}
         previous = load_previous(args.extend, job, points, count) if args.extend else None

@@ -66,7 +66,7 @@ def simulate_one(netlist_path: Path, top: TopCircuit, spec: HardwareSpec, x: np.
 
     def attempt(options: dict) -> Measurement:
         deck = deck_text(netlist_path, top, x, spec.unit_current_A, spec.frame_period_s, corner, temperature_C,
-                         max_step_fraction, vdd_V, models=models, options=options,
+                         settings.step(max_step_fraction), vdd_V, models=models, options=options,
                          edge_segment_fraction=settings.edge_segment_fraction)
         return measure(run_deck(deck), top, timing, spec.unit_current_A, spec.internal_scale, x, vdd_V)
 
@@ -150,7 +150,7 @@ def evaluate(netlist_path: str | Path, spec: HardwareSpec, x: np.ndarray,
         "sim_wall_seconds": wall,
         "jobs": jobs,
         "scheduler": scheduler,
-        "max_step_fraction": max_step_fraction,
+        "max_step_fraction": circuit_settings(spec.sizing).step(max_step_fraction),
         **circuit_settings(spec.sizing).record(),
         "software_seconds_per_utterance": software_seconds,
         "internal_scale": spec.internal_scale,

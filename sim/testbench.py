@@ -96,37 +96,42 @@ def control_sources(top: TopCircuit) -> list[str]:
 
 
 NO_BYPASS = {"bypass": 0}
-KEEPER_EDGE_SEGMENT = 0.002  # fraction of a frame: 20 µs at 10 ms frames, ten pieces per enable ramp
+KEEPER_MAX_STEP_FRACTION = 0.002  # 20 µs at 10 ms frames
 
 
 @dataclass(frozen=True)
 class SimSettings:
-    """How a circuit is simulated beyond the defaults: simulator options (``.options``) and the
-    longest piece of an enable ramp (a fraction of a frame; None: each ramp is one segment)."""
+    """How a circuit is simulated beyond the defaults: simulator options (``.options``), a cap on
+    the largest transient step (a fraction of a frame; None: the command's own), and the longest
+    piece of an enable ramp (a fraction of a frame; None: each ramp is one segment)."""
 
     options: dict = field(default_factory=dict)
+    max_step_fraction: float | None = None
     edge_segment_fraction: float | None = None
 
+    def step(self, requested: float) -> float:
+        """The largest step a run asking for ``requested`` takes."""
+        return requested if self.max_step_fraction is None else min(requested, self.max_step_fraction)
+
     def record(self) -> dict:
-        """What a result file records (nothing for the defaults, so older results stay comparable;
-        ``sim.corners --extend`` refuses to merge runs made with other settings)."""
-        changed = {k: v for k, v in (("simulator_options", self.options),
-                                     ("enable_edge_segment_fraction", self.edge_segment_fraction)) if v}
-        return changed
+        """What a result file records beside the step (nothing for the defaults, so older results
+        stay comparable; ``sim.corners --extend`` refuses to merge runs made with other settings)."""
+        return {k: v for k, v in (("simulator_options", self.options),
+                                  ("enable_edge_segment_fraction", self.edge_segment_fraction)) if v}
 
 
 def circuit_settings(sizing) -> SimSettings:
     """How a mapped circuit of ``sizing`` (``generators.circuit.mapping.Sizing``) is simulated.
-    A circuit with state keepers runs without device bypass, and with its enable ramps drawn as
-    0.002-frame pieces. ngspice let keeper latches settle on their other state at enable edges with
-    nothing driving them: with bypass (utterance 1, layer-1 cell 0, frame 52, 2 µm design, tt,
-    27 °C: a held 1 fell to 0 within 20 µs), and without it at 0.05- and 0.01-frame steps (utterance
-    34, layer-1 cell 0, frame 47; utterance 22, layer-0 cell 2, frame 70), and with the charge
-    tolerance at 1e-16 (utterances 24 and 33). Steps of at most 0.002 frame everywhere held every one
-    of them at ~9x the time; 0.002-frame steps across the enable edges only give the same states as
-    that on every utterance tried, at ~2x (``benchmarks/keeper_step.py``)."""
+    A circuit with state keepers runs without device bypass and with steps of at most 0.002
+    frame. ngspice let keeper latches settle on their other state with nothing driving them: with
+    bypass (utterance 1, layer-1 cell 0, frame 52, 2 µm design, tt, 27 °C: a held 1 fell to 0
+    within 20 µs of an enable edge); without it at 0.05- and 0.01-frame steps (utterance 34,
+    layer-1 cell 0, frame 47; utterance 22, layer-0 cell 2, frame 70); with the charge tolerance at
+    1e-16 (utterances 24 and 33); and with only the enable ramps taken in 0.002-frame pieces
+    (utterance 34, layer-0 cell 2, frame 81). Steps of at most 0.002 frame everywhere held every
+    one of those, at ~4x the time of the circuit without keepers (``benchmarks/keeper_step.py``)."""
     if sizing.state_keeper:
-        return SimSettings(dict(NO_BYPASS), KEEPER_EDGE_SEGMENT)
+        return SimSettings(dict(NO_BYPASS), KEEPER_MAX_STEP_FRACTION)
     return SimSettings()
 
 

@@ -40,7 +40,7 @@ def test_each_setting_runs_with_its_own_options(tmp_path, monkeypatch):
         corners = (len(enable) - 3) // 2
         assert (corners > 10 * FRAMES) == (settings.edge_segment_fraction is not None), name
         tran = next(line for line in deck.splitlines() if line.startswith("tran")).split()
-        assert float(tran[-1]) == pytest.approx(step * PERIOD), name
+        assert float(tran[-1]) == pytest.approx(settings.step(step) * PERIOD), name
     reference = next(row for row in result["settings"] if row["setting"] == keeper_step.REFERENCE)
     assert reference["cell_frames_differing_from_reference"] == 0
     assert all(row["cell_frames_differing_from_software"] == 0 for row in result["settings"])
