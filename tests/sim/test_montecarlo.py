@@ -16,7 +16,7 @@ from pdk_sky130_180.mismatch import Instance, agauss_reference, draw, load_libra
 from pdk_sky130_180.models import include_line
 from sim.montecarlo import flat_circuit, main as mc_main, predict, sample_seed, software_model
 from sim.ngspice import control_block, options_line, run_deck
-from tests.sim.test_presim import tiny_arrays, tiny_inputs, write_tiny_job
+from tests.sim.test_presim import stall_with_bypass, tiny_arrays, tiny_inputs, write_tiny_job
 
 needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice not installed")
 DRAWS = 200
@@ -270,21 +270,11 @@ def test_shipped_example_two_samples_two_utterances_in_spice(tmp_path):
 def test_a_stalled_monte_carlo_run_is_repeated_without_device_bypass(monkeypatch):
     """A Monte Carlo sample's transient goes through the same runner as presim: a run that stalls
     with device bypass is repeated with bypass=0 on the sample's own cards, and says so."""
-    import sim.runner as runner
     from sim.montecarlo import CircuitTask, run_circuit_task
-    from sim.ngspice import SpiceStalled
 
     spec = map_network(validate(tiny_arrays()))
     x = tiny_inputs(quantised_network(spec), 1)[0]
-    decks = []
-
-    def stalls_with_bypass(deck):
-        decks.append(deck)
-        if "bypass=1" in deck:
-            raise SpiceStalled("transient stopped at 0.01 s of 0.06 s")
-        return run_deck(deck)
-
-    monkeypatch.setattr(runner, "run_deck", stalls_with_bypass)
+    decks = stall_with_bypass(monkeypatch)
     measured = run_circuit_task(CircuitTask(0, sample_seed(1, 0), 0, x, flat_circuit(schematic_text(spec)), spec))
     assert measured.bypass_off and len(decks) == 2 and "bypass=0" in decks[1]
     assert all("cards.spice" in deck for deck in decks)  # the sample's own draws both times

@@ -149,19 +149,12 @@ def test_cli_bad_inputs_write_nothing(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_a_stalled_run_is_repeated_without_device_bypass(tmp_path, monkeypatch):
-    """ngspice can stall with device bypass on (2 µm fingers, ss, 85 °C): the run is repeated
-    with bypass=0, the same circuit, and says so; other errors are not retried."""
+def stall_with_bypass(monkeypatch) -> list[str]:
+    """Make sim.runner's ngspice stall on every deck with device bypass on (as ngspice did on the
+    2 µm design at ss, 85 °C) and run the others; returns the decks it is given, in order."""
     import sim.runner as runner
-    from sim.ngspice import SpiceError, SpiceStalled, run_deck
-    from sim.testbench import find_top
+    from sim.ngspice import SpiceStalled, run_deck
 
-    net = validate(tiny_arrays())
-    spec = map_network(net)
-    x = tiny_inputs(quantised_network(spec), 1)[0]
-    netlist = tmp_path / "schematic.spice"
-    netlist.write_text(schematic_text(spec))
-    top = find_top(netlist.read_text())
     decks = []
 
     def stalls_with_bypass(deck):
@@ -171,6 +164,23 @@ def test_a_stalled_run_is_repeated_without_device_bypass(tmp_path, monkeypatch):
         return run_deck(deck)
 
     monkeypatch.setattr(runner, "run_deck", stalls_with_bypass)
+    return decks
+
+
+def test_a_stalled_run_is_repeated_without_device_bypass(tmp_path, monkeypatch):
+    """ngspice can stall with device bypass on (2 µm fingers, ss, 85 °C): the run is repeated
+    with bypass=0, the same circuit, and says so; other errors are not retried."""
+    import sim.runner as runner
+    from sim.ngspice import SpiceError
+    from sim.testbench import find_top
+
+    net = validate(tiny_arrays())
+    spec = map_network(net)
+    x = tiny_inputs(quantised_network(spec), 1)[0]
+    netlist = tmp_path / "schematic.spice"
+    netlist.write_text(schematic_text(spec))
+    top = find_top(netlist.read_text())
+    decks = stall_with_bypass(monkeypatch)
     retried = runner.simulate_one(netlist, top, spec, x)
     assert retried.bypass_off and len(decks) == 2 and "bypass=0" in decks[1]
     assert np.array_equal(retried.states[0], run(quantised_network(spec), x[None]).states[0][0])
