@@ -66,8 +66,7 @@ def simulate_one(netlist_path: Path, top: TopCircuit, spec: HardwareSpec, x: np.
 
     def attempt(options: dict) -> Measurement:
         deck = deck_text(netlist_path, top, x, spec.unit_current_A, spec.frame_period_s, corner, temperature_C,
-                         settings.step(max_step_fraction), vdd_V, models=models, options=options,
-                         edge_segment_fraction=settings.edge_segment_fraction)
+                         settings.step(max_step_fraction), vdd_V, models=models, options=options)
         return measure(run_deck(deck), top, timing, spec.unit_current_A, spec.internal_scale, x, vdd_V)
 
     options = settings.options

@@ -12,7 +12,6 @@ Each layer's state-update enable (``en<l>``) is low for the first part of every 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,13 +94,9 @@ def pwl_text(points: list[tuple[float, float]]) -> str:
     return "PWL(" + " ".join(f"{t:.9g} {v:.6g}" for t, v in points) + ")"
 
 
-def enable_points(timing: Timing, layer: int, layers: int, high_V: float,
-                  edge_segment_s: float | None = None) -> list[tuple[float, float]]:
+def enable_points(timing: Timing, layer: int, layers: int, high_V: float) -> list[tuple[float, float]]:
     """Layer ``layer``'s enable: high through the reset and settling period (the preset of an
-    s0 = 1 cell needs it), then low from the end of each frame to its rise in the next one.
-    With ``edge_segment_s`` each ramp is drawn as collinear segments of at most that length: the
-    same waveform, but every corner is a breakpoint, so ngspice takes steps no longer than that
-    across the edges and only there (see sim.testbench.circuit_edge_segment)."""
+    s0 = 1 cell needs it), then low from the end of each frame to its rise in the next one."""
     if not 0 <= layer < layers:
         raise ValueError(f"layer {layer} out of range for {layers} layers")
     period = timing.frame_period_s
@@ -112,18 +107,7 @@ def enable_points(timing: Timing, layer: int, layers: int, high_V: float,
         points += [(start - (1.0 - ENABLE_FALL) * period, high_V), (start, 0.0), (start + rise, 0.0),
                    (start + rise + ENABLE_RAMP * period, high_V)]
     points.append((timing.stop_s, high_V))
-    return points if edge_segment_s is None else segmented(points, edge_segment_s)
-
-
-def segmented(points: list[tuple[float, float]], longest_s: float) -> list[tuple[float, float]]:
-    """``points`` with every sloped segment split into equal collinear pieces of at most ``longest_s``."""
-    out = [points[0]]
-    for (t0, v0), (t1, v1) in zip(points, points[1:]):
-        if v0 != v1:
-            pieces = math.ceil((t1 - t0) / longest_s - 1e-9)
-            out += [(t0 + (t1 - t0) * k / pieces, v0 + (v1 - v0) * k / pieces) for k in range(1, pieces)]
-        out.append((t1, v1))
-    return out
+    return points
 
 
 def reset_points(timing: Timing, high_V: float) -> list[tuple[float, float]]:

@@ -96,18 +96,15 @@ def control_sources(top: TopCircuit) -> list[str]:
 
 
 NO_BYPASS = {"bypass": 0}
-KEEPER_MAX_STEP_FRACTION = 0.002  # 20 µs at 10 ms frames
 
 
 @dataclass(frozen=True)
 class SimSettings:
-    """How a circuit is simulated beyond the defaults: simulator options (``.options``), a cap on
-    the largest transient step (a fraction of a frame; None: the command's own), and the longest
-    piece of an enable ramp (a fraction of a frame; None: each ramp is one segment)."""
+    """How a circuit is simulated beyond the defaults: simulator options (``.options``) and a cap
+    on the largest transient step (a fraction of a frame; None: the command's own)."""
 
     options: dict = field(default_factory=dict)
     max_step_fraction: float | None = None
-    edge_segment_fraction: float | None = None
 
     def step(self, requested: float) -> float:
         """The largest step a run asking for ``requested`` takes."""
@@ -116,34 +113,30 @@ class SimSettings:
     def record(self) -> dict:
         """What a result file records beside the step (nothing for the defaults, so older results
         stay comparable; ``sim.corners --extend`` refuses to merge runs made with other settings)."""
-        return {k: v for k, v in (("simulator_options", self.options),
-                                  ("enable_edge_segment_fraction", self.edge_segment_fraction)) if v}
+        return {"simulator_options": self.options} if self.options else {}
 
 
 def circuit_settings(sizing) -> SimSettings:
     """How a mapped circuit of ``sizing`` (``generators.circuit.mapping.Sizing``) is simulated.
-    A circuit with state keepers runs without device bypass and with steps of at most 0.002
-    frame. ngspice let keeper latches settle on their other state with nothing driving them: with
-    bypass (utterance 1, layer-1 cell 0, frame 52, 2 µm design, tt, 27 °C: a held 1 fell to 0
-    within 20 µs of an enable edge); without it at 0.05- and 0.01-frame steps (utterance 34,
-    layer-1 cell 0, frame 47; utterance 22, layer-0 cell 2, frame 70); with the charge tolerance at
-    1e-16 (utterances 24 and 33); and with only the enable ramps taken in 0.002-frame pieces
-    (utterance 34, layer-0 cell 2, frame 81). Steps of at most 0.002 frame everywhere held every
-    one of those, at ~4x the time of the circuit without keepers (``benchmarks/keeper_step.py``)."""
-    if sizing.state_keeper:
-        return SimSettings(dict(NO_BYPASS), KEEPER_MAX_STEP_FRACTION)
-    return SimSettings()
+    A circuit with state keepers runs without device bypass: with it, ngspice lost held states of
+    an unstarved keeper (utterance 1, layer-1 cell 0, frame 52, 2 µm design, tt, 27 °C: a held 1
+    fell to 0 within 20 µs of an enable edge), and a cell with the starved keeper failed to set at
+    85 °C (2 µm, a single-cell bench). The unstarved keeper also flipped without bypass at 0.05- and
+    0.01-frame steps, with ``chgtol`` 1e-16, and with only the enable ramps in 0.002-frame pieces;
+    only 0.002-frame steps everywhere held it (~4x the time). Its feedback is now starved
+    (``generators.circuit.spice_cells.cell_block``), so that its other state is no solution of a
+    long step, and it runs at the usual steps (``benchmarks/keeper_step.py``)."""
+    return SimSettings(dict(NO_BYPASS)) if sizing.state_keeper else SimSettings()
 
 
 def deck_text(netlist_path: str | Path, top: TopCircuit, x: np.ndarray, unit_current_A: float,
               frame_period_s: float, corner: str = "tt", temperature_C: float = 27.0,
               max_step_fraction: float = 0.05, vdd_V: float = SUPPLY_V, models: str | None = None,
-              options: dict | None = None, edge_segment_fraction: float | None = None) -> str:
+              options: dict | None = None) -> str:
     """Full deck simulating one utterance ``x`` (T, n_in) on the netlist's top circuit, every
     supply and control level at ``vdd_V``. ``models`` replaces the corner's model include line
     (e.g. a Monte-Carlo sample's per-device cards, see sim.montecarlo); ``options`` overrides
-    simulator options (e.g. ``{"bypass": 0}``); ``edge_segment_fraction`` draws each enable
-    ramp as pieces of at most that fraction of a frame (``sim.stimulus.enable_points``)."""
+    simulator options (e.g. ``{"bypass": 0}``)."""
     frames, n_in = x.shape
     if len(top.inputs) != n_in:
         raise BenchError(f"netlist: top circuit {top.name} has {len(top.inputs)} input pins, x has {n_in} features")
@@ -169,8 +162,7 @@ def deck_text(netlist_path: str | Path, top: TopCircuit, x: np.ndarray, unit_cur
     if "rst" in top.pins:
         lines.append(f"Vrst rst 0 {pwl_text(reset_points(timing, vdd_V))}")
     for layer, pin in enumerate(top.enables):
-        points = enable_points(timing, layer, len(top.enables), vdd_V,
-                               None if edge_segment_fraction is None else edge_segment_fraction * frame_period_s)
+        points = enable_points(timing, layer, len(top.enables), vdd_V)
         lines.append(f"V{pin} {pin} 0 {pwl_text(points)}")
         if f"enb{layer}" in top.pins:
             lines.append(f"Venb{layer} enb{layer} 0 {pwl_text([(t, vdd_V - v) for t, v in points])}")

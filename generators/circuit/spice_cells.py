@@ -51,6 +51,7 @@ def threshold_finger_width(fingers: int) -> float:
 TIE_DEVICE = UnitDevice(NMOS, MIN_W_UM, 20.0)
 
 HOLD_FINGERS = 4  # inverter load of a cell: four cell-bias fingers (0.2 sigma units)
+KEEPER_STARVING_FINGERS = HOLD_FINGERS  # the keeper feedback's current limit, each way
 
 
 def _subckt(name: str, pins: list[str], body: list[str], comment: str) -> str:
@@ -225,7 +226,11 @@ def cell_block(cell: CellSpec, sizing: Sizing = SHIPPED_SIZING) -> str:
     ``en``; ``Xkdn`` under ``Xkdnsw``, gate ``enb``) drives ``st`` back from ``stb``. While ``en``
     is high the feedback is off and the sampling path writes ``st`` alone, as without it. Without
     the keeper, leakage of the off switches drains a held 1 within ~2 ms at 85 °C (at 27 °C it
-    droops 0.25 V in 5 ms), and a cell between its thresholds forgets its state.
+    droops 0.25 V in 5 ms), and a cell between its thresholds forgets its state. The feedback is
+    starved (``Xkstp`` on ``pc``, ``Xkstn`` on ``nc``: as many cell-bias fingers as the hold
+    source, ~0.1 nA): far above the leakage it beats, and too little to swing ``st`` within a
+    simulator step. Unstarved (µA), its latch's other state was also a solution of a long
+    transient step, and ngspice flipped held states with nothing driving them (docs/robustness.md).
 
     ``XKpc``/``XCpc``/``XPpc`` make the cell's own PMOS bias line ``pc`` (0.05 sigma per finger) from
     the global ``nb`` line: a switching cell kicks its bias line through the drain-gate
@@ -262,9 +267,11 @@ def cell_block(cell: CellSpec, sizing: Sizing = SHIPPED_SIZING) -> str:
         body += [
             KEEPER_PFET.line("kinvp", "stb", "st", "vdd", "vdd"),
             KEEPER_NFET.line("kinvn", "stb", "st", "vss", "vss"),
-            KEEPER_PFET.line("kup", "ku", "stb", "vdd", "vdd"),
+            p.line("kstp", "kps", "pc", "vdd", "vdd", KEEPER_STARVING_FINGERS),
+            KEEPER_PFET.line("kup", "ku", "stb", "kps", "vdd"),
             ps.line("kupsw", "st", "en", "ku", "vdd"),
-            KEEPER_NFET.line("kdn", "kd", "stb", "vss", "vss"),
+            n.line("kstn", "kns", "nc", "vss", "vss", KEEPER_STARVING_FINGERS),
+            KEEPER_NFET.line("kdn", "kd", "stb", "kns", "vss"),
             ns.line("kdnsw", "st", "enb", "kd", "vss"),
         ]
     return _subckt(cell_name(cell), CELL_PINS, body,

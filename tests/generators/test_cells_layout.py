@@ -238,7 +238,7 @@ def test_bmru_cell_of_another_sizing_is_clean(params, tmp_path):
 
 @pytest.mark.parametrize("unit_um", [1.0, 2.0])
 def test_bmru_cell_with_a_state_keeper_is_clean(unit_um, tmp_path):
-    """The keeper's six devices are drawn and wired (DRC- and LVS-clean against the subcircuit
+    """The keeper's eight devices are drawn and wired (DRC- and LVS-clean against the subcircuit
     that has them), in a cell of its own name."""
     from generators.circuit.mapping import CellSpec, Sizing
     from generators.layout.cells.bmru_cell import BmruCellParams, bmru_cell_for, bmru_cell_sized, bmru_cell_spice
@@ -247,7 +247,8 @@ def test_bmru_cell_with_a_state_keeper_is_clean(unit_um, tmp_path):
     sizing = Sizing(unit_um, state_keeper=True)
     c = bmru_cell_sized(*params, unit_um=unit_um, state_keeper=True)
     spice = bmru_cell_spice(BmruCellParams(*params, sizing), c.name)
-    assert {"Xkinvp", "Xkinvn", "Xkup", "Xkupsw", "Xkdn", "Xkdnsw"} <= {line.split()[0] for line in spice.splitlines()}
+    assert {"Xkinvp", "Xkinvn", "Xkstp", "Xkup", "Xkupsw", "Xkstn", "Xkdn", "Xkdnsw"} <= {
+        line.split()[0] for line in spice.splitlines()}
     _check(c, spice, tmp_path)
     assert c is bmru_cell_for(CellSpec(0, 0, *params), sizing=sizing)
     assert c.name != bmru_cell_sized(*params, unit_um=unit_um).name

@@ -193,7 +193,7 @@ def test_shared_paths_grow_by_fingers_without_changing_ratios(grid_net):
 
 
 def test_state_keeper_is_a_mapping_option(grid_net, tmp_path):
-    """--state-keeper adds the keeper's six devices to every cell and nothing else; the spec
+    """--state-keeper adds the keeper's eight devices to every cell and nothing else; the spec
     records it, and a spec without it keeps its bytes (no new key)."""
     from generators.circuit.netlist import flatten, parse_spice
     from generators.circuit.schematic import schematic_text
@@ -206,8 +206,8 @@ def test_state_keeper_is_a_mapping_option(grid_net, tmp_path):
     shipped = map_network(grid_net)
     kept = map_network(grid_net, MappingConfig(sizing=Sizing(state_keeper=True)))
     added = {name.rsplit("/", 1)[-1].lower() for name in names(kept) - names(shipped)}
-    assert added == {"kinvp", "kinvn", "kup", "kupsw", "kdn", "kdnsw"}
-    assert len(names(kept) - names(shipped)) == 6 * len(shipped.cells) and names(shipped) <= names(kept)
+    assert added == {"kinvp", "kinvn", "kstp", "kup", "kupsw", "kstn", "kdn", "kdnsw"}
+    assert len(names(kept) - names(shipped)) == 8 * len(shipped.cells) and names(shipped) <= names(kept)
     assert spec_from_dict(spec_to_dict(kept)) == kept and kept.sizing.record() == {"sizing": {"state_keeper": True}}
     assert "state_keeper" not in spec_json(shipped) and '"state_keeper": true' in spec_json(kept)
     with pytest.raises(MappingError, match=r"state_keeper: must be true or false, got 1"):

@@ -194,9 +194,9 @@ def test_a_stalled_run_is_repeated_without_device_bypass(tmp_path, monkeypatch):
 
 
 def test_a_circuit_with_state_keepers_runs_without_device_bypass(tmp_path, monkeypatch):
-    """Device bypass and long steps let ngspice flip a keeper latch, so a keeper circuit's deck
-    asks for bypass=0 and 0.002-frame steps from the first run (and says so); the shipped circuit
-    keeps bypass on and 0.05-frame steps. Both draw each enable ramp as one segment."""
+    """Device bypass let ngspice flip a keeper latch, so a keeper circuit's deck asks for bypass=0
+    from the first run (and says so); the shipped circuit keeps bypass on. Both take 0.05-frame
+    steps (the starved keeper needs no shorter ones) and draw each enable ramp as one segment."""
     import sim.runner as runner
     from generators.circuit.mapping import MappingConfig, Sizing
     from sim.ngspice import run_deck
@@ -224,6 +224,6 @@ def test_a_circuit_with_state_keepers_runs_without_device_bypass(tmp_path, monke
         longest_sloped = max(t1 - t0 for t0, t1, v0, v1 in zip(times, times[1:], levels, levels[1:]) if v0 != v1)
         assert longest_sloped == pytest.approx(spec.frame_period_s * 0.02)
         largest_step = float(next(line for line in decks[0].splitlines() if line.startswith("tran")).split()[-1])
-        assert largest_step == pytest.approx(spec.frame_period_s * (0.002 if sizing.state_keeper else 0.05))
+        assert largest_step == pytest.approx(spec.frame_period_s * 0.05)
         assert result.bypass_off == sizing.state_keeper
         assert np.array_equal(result.states[0], run(quantised_network(spec), x[None]).states[0][0])

@@ -13,8 +13,8 @@ the netlist's. What this module decides is where the devices go, in this order:
   matched row when their finger widths are equal, else ``Xbeta2`` in rows of its own
   (widened fingers, :func:`generators.circuit.spice_cells.threshold_finger_width`) and
   ``Xhold``/``Xalpha`` together; then ``Xsample_p``;
-- with the state keeper (``Sizing.state_keeper``), its NMOS ``Xkinvn``, ``Xkdn``, ``Xkdnsw`` and
-  PMOS ``Xkinvp``, ``Xkup``, ``Xkupsw`` at the end of their rows.
+- with the state keeper (``Sizing.state_keeper``), its NMOS ``Xkinvn``, ``Xkstn``, ``Xkdn``,
+  ``Xkdnsw`` and PMOS ``Xkinvp``, ``Xkstp``, ``Xkup``, ``Xkupsw`` at the end of their rows.
 
 A device or group with more fingers than fit in a row is folded into several rows, each
 carrying an even share of every device of the group (so a folded matched group stays
@@ -136,8 +136,8 @@ def _folded_group(name: str, devices: tuple[Device, ...], row_nm: int) -> list[B
         rows += 1
 
 
-KEEPER_NMOS = ("kinvn", "kdn", "kdnsw")
-KEEPER_PMOS = ("kinvp", "kup", "kupsw")
+KEEPER_NMOS = ("kinvn", "kstn", "kdn", "kdnsw")
+KEEPER_PMOS = ("kinvp", "kstp", "kup", "kupsw")
 
 
 def cell_blocks(devices: dict[str, Device], row_nm: int) -> tuple[list[Block], list[Block]]:
