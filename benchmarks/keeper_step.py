@@ -8,7 +8,7 @@ nothing driving them: with device bypass, and without it at 0.05- and 0.01-frame
 charge tolerance at 1e-16, and with only the enable ramps taken in short steps; steps of at most
 0.002 frame everywhere held every flip found. The keeper's feedback is now starved
 (``generators.circuit.spice_cells.cell_block``) and runs without bypass at the usual steps
-(``sim.testbench.circuit_settings``); this checks that against the 0.002-frame reference. This runs the keeper circuit of WEIGHTS (schematic,
+(``sim.testbench.circuit_options``); this checks that against the 0.002-frame reference. This runs the keeper circuit of WEIGHTS (schematic,
 tt, 27 °C, 1.8 V) on the chosen utterances with each setting below, and the same circuit without
 keepers at its defaults, and records per run the cell-frames that differ from the software model
 and from the 0.002-frame run (taken as the reference), and the seconds. Two ngspice processes at
@@ -38,16 +38,16 @@ from pdk_sky130_180.devices import SPICE_OPTIONS, SUPPLY_V  # noqa: E402
 from sim.cluster import map_on_cluster  # noqa: E402
 from sim.runner import MAX_STEP_FRACTION, _simulate_item  # noqa: E402
 from generators.circuit.mapping import Sizing  # noqa: E402
-from sim.testbench import NO_BYPASS, SimSettings, circuit_settings, find_top  # noqa: E402
+from sim.testbench import NO_BYPASS, circuit_options, find_top  # noqa: E402
 
 REFERENCE = "no bypass, 0.002-frame steps"
-CURRENT = "no bypass (sim.testbench.circuit_settings)"
-# (name, keepers drawn, simulator settings, largest step the run asks for, a fraction of a frame)
+CURRENT = "no bypass (sim.testbench.circuit_options)"
+# (name, keepers drawn, simulator options, largest step, a fraction of a frame)
 SETTINGS = (
-    ("defaults (bypass, chgtol 1e-15)", True, SimSettings(), MAX_STEP_FRACTION),
-    (CURRENT, True, circuit_settings(Sizing(state_keeper=True)), MAX_STEP_FRACTION),
-    (REFERENCE, True, SimSettings(dict(NO_BYPASS), max_step_fraction=0.002), MAX_STEP_FRACTION),
-    ("without keepers, defaults", False, SimSettings(), MAX_STEP_FRACTION),
+    ("defaults (bypass, chgtol 1e-15)", True, {}, MAX_STEP_FRACTION),
+    (CURRENT, True, circuit_options(Sizing(state_keeper=True)), MAX_STEP_FRACTION),
+    (REFERENCE, True, dict(NO_BYPASS), 0.002),
+    ("without keepers, defaults", False, {}, MAX_STEP_FRACTION),
 )
 
 
@@ -74,25 +74,25 @@ def main(argv: list[str] | None = None) -> None:
     software = np.stack([np.stack([layer[k] for layer in sw.states]) for k in range(len(chosen))])  # (n, L, T, N)
     with tempfile.TemporaryDirectory() as tmp:
         items = []
-        for name, keepers, settings, step in SETTINGS:
+        for name, keepers, options, step in SETTINGS:
             spec = keeper_spec if keepers else plain_spec
             netlist = Path(tmp) / f"{'keeper' if keepers else 'plain'}.spice"
             netlist.write_text(schematic_text(spec))
             top = find_top(netlist.read_text())
-            items += [(netlist, top, spec, inputs.x[i], "tt", 27.0, step, SUPPLY_V, None, settings) for i in chosen]
+            items += [(netlist, top, spec, inputs.x[i], "tt", 27.0, step, SUPPLY_V, None, options) for i in chosen]
         progress(f"keeper_step: {len(SETTINGS)} settings x {len(chosen)} utterances = {len(items)} ngspice runs")
         measured = map_on_cluster(_simulate_item, items, workers=2, name="run",
                                   on_done=lambda i, m: progress(f"[{i + 1}/{len(items)}] {m.sim_seconds:.0f} s"))
     runs = {name: measured[k * len(chosen):(k + 1) * len(chosen)] for k, (name, *_) in enumerate(SETTINGS)}
     table = []
-    for name, keepers, settings, step in SETTINGS:
+    for name, keepers, options, step in SETTINGS:
         rows = []
         for k, (index, m, ref) in enumerate(zip(chosen, runs[name], runs[REFERENCE])):
             rows.append({"index": index, "seconds": round(m.sim_seconds, 1), "decision": m.decision,
                          "differs_from_software": differing(m.states, software[k]),
                          "differs_from_reference": differing(m.states, ref.states)})
-        table.append({"setting": name, "state_keeper": keepers, "options": {**SPICE_OPTIONS, **settings.options},
-                         "max_step_fraction": settings.step(step), "per_utterance": rows,
+        table.append({"setting": name, "state_keeper": keepers, "options": {**SPICE_OPTIONS, **options},
+                         "max_step_fraction": step, "per_utterance": rows,
                          "cell_frames_differing_from_reference": sum(len(r["differs_from_reference"]) for r in rows),
                          "cell_frames_differing_from_software": sum(len(r["differs_from_software"]) for r in rows),
                          "seconds_per_utterance": round(float(np.mean([r["seconds"] for r in rows])), 1)})

@@ -36,7 +36,7 @@ from sim.compare import compare, labels_covered, read_previous
 from sim.ngspice import SpiceError
 from sim.postlayout import check_fresh
 from sim.runner import MAX_STEP_FRACTION, _simulate_item, circuit_sha256, netlist_kind, sha256_of
-from sim.testbench import BenchError, circuit_settings, find_top
+from sim.testbench import BenchError, find_top, options_record
 
 
 
@@ -169,9 +169,9 @@ def main(argv: list[str] | None = None) -> None:
         kind, digest = netlist_kind(text), sha256_of(netlist)
         job = {"weights": str(args.weights), "inputs": str(args.inputs), "netlist": kind,
                "circuit_sha256": circuit_sha256(text),
-               "max_step_fraction": circuit_settings(spec.sizing).step(args.max_step),
+               "max_step_fraction": args.max_step,
                "internal_scale": args.internal_scale,
-               **spec.sizing.record(), **circuit_settings(spec.sizing).record()}
+               **spec.sizing.record(), **options_record(spec.sizing)}
         previous = load_previous(args.extend, job, points, count) if args.extend else None
         first = previous["utterances"] if previous else 0
         new = count - first  # utterances first..count-1 are simulated here

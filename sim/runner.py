@@ -25,7 +25,7 @@ from sim.compare import compare
 from sim.measure import Measurement, measure
 from sim.ngspice import SpiceError, SpiceStalled, run_deck
 from sim.stimulus import Timing
-from sim.testbench import NO_BYPASS, SimSettings, TopCircuit, circuit_settings, deck_text, find_top
+from sim.testbench import NO_BYPASS, TopCircuit, circuit_options, deck_text, find_top, options_record
 
 
 # largest transient step, as a fraction of a frame: 0.05 halves the time points of the quiet
@@ -55,21 +55,19 @@ def netlist_kind(text: str) -> str:
 def simulate_one(netlist_path: Path, top: TopCircuit, spec: HardwareSpec, x: np.ndarray, corner: str = "tt",
                  temperature_C: float = 27.0, max_step_fraction: float = MAX_STEP_FRACTION,
                  vdd_V: float = SUPPLY_V, models: str | None = None,
-                 settings: SimSettings | None = None) -> Measurement:
+                 options: dict | None = None) -> Measurement:
     """One utterance. ``models`` replaces the corner's model include (a Monte Carlo sample's
-    cards, see sim.montecarlo); ``settings`` how the circuit is simulated (default
-    ``sim.testbench.circuit_settings``; other ones for experiments). A run that stalls with device
+    cards, see sim.montecarlo); ``options`` the simulator options (default
+    ``sim.testbench.circuit_options``; other ones for experiments). A run that stalls with device
     bypass is repeated without it."""
     timing = Timing(spec.frame_period_s, x.shape[0])
 
-    settings = circuit_settings(spec.sizing) if settings is None else settings
-
     def attempt(options: dict) -> Measurement:
         deck = deck_text(netlist_path, top, x, spec.unit_current_A, spec.frame_period_s, corner, temperature_C,
-                         settings.step(max_step_fraction), vdd_V, models=models, options=options)
+                         max_step_fraction, vdd_V, models=models, options=options)
         return measure(run_deck(deck), top, timing, spec.unit_current_A, spec.internal_scale, x, vdd_V)
 
-    options = settings.options
+    options = circuit_options(spec.sizing) if options is None else options
     if options.get("bypass") != 0:
         try:
             return attempt(options)
@@ -149,8 +147,8 @@ def evaluate(netlist_path: str | Path, spec: HardwareSpec, x: np.ndarray,
         "sim_wall_seconds": wall,
         "jobs": jobs,
         "scheduler": scheduler,
-        "max_step_fraction": circuit_settings(spec.sizing).step(max_step_fraction),
-        **circuit_settings(spec.sizing).record(),
+        "max_step_fraction": max_step_fraction,
+        **options_record(spec.sizing),
         "software_seconds_per_utterance": software_seconds,
         "internal_scale": spec.internal_scale,
         "unit_current_A": spec.unit_current_A,

@@ -10,7 +10,7 @@ so that power splits by supply. Unknown pins are an error.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -98,26 +98,9 @@ def control_sources(top: TopCircuit) -> list[str]:
 NO_BYPASS = {"bypass": 0}
 
 
-@dataclass(frozen=True)
-class SimSettings:
-    """How a circuit is simulated beyond the defaults: simulator options (``.options``) and a cap
-    on the largest transient step (a fraction of a frame; None: the command's own)."""
-
-    options: dict = field(default_factory=dict)
-    max_step_fraction: float | None = None
-
-    def step(self, requested: float) -> float:
-        """The largest step a run asking for ``requested`` takes."""
-        return requested if self.max_step_fraction is None else min(requested, self.max_step_fraction)
-
-    def record(self) -> dict:
-        """What a result file records beside the step (nothing for the defaults, so older results
-        stay comparable; ``sim.corners --extend`` refuses to merge runs made with other settings)."""
-        return {"simulator_options": self.options} if self.options else {}
-
-
-def circuit_settings(sizing) -> SimSettings:
-    """How a mapped circuit of ``sizing`` (``generators.circuit.mapping.Sizing``) is simulated.
+def circuit_options(sizing) -> dict:
+    """Simulator options a mapped circuit of ``sizing`` (``generators.circuit.mapping.Sizing``)
+    needs beyond the defaults.
     A circuit with state keepers runs without device bypass: with it, ngspice lost held states of
     an unstarved keeper (utterance 1, layer-1 cell 0, frame 52, 2 µm design, tt, 27 °C: a held 1
     fell to 0 within 20 µs of an enable edge), and a cell with the starved keeper failed to set at
@@ -126,7 +109,15 @@ def circuit_settings(sizing) -> SimSettings:
     only 0.002-frame steps everywhere held it (~4x the time). Its feedback is now starved
     (``generators.circuit.spice_cells.cell_block``), so that its other state is no solution of a
     long step, and it runs at the usual steps (``benchmarks/keeper_step.py``)."""
-    return SimSettings(dict(NO_BYPASS)) if sizing.state_keeper else SimSettings()
+    return dict(NO_BYPASS) if sizing.state_keeper else {}
+
+
+def options_record(sizing) -> dict:
+    """What a result file records about :func:`circuit_options` (nothing for the defaults, so
+    older results stay comparable; ``sim.corners --extend`` refuses to merge runs made with
+    other options)."""
+    options = circuit_options(sizing)
+    return {"simulator_options": options} if options else {}
 
 
 def deck_text(netlist_path: str | Path, top: TopCircuit, x: np.ndarray, unit_current_A: float,

@@ -32,12 +32,12 @@ def test_each_setting_runs_with_its_own_options(tmp_path, monkeypatch):
     result = json.loads(out.read_text())
     assert [row["setting"] for row in result["settings"]] == [name for name, *_ in keeper_step.SETTINGS]
     assert len(decks) == len(keeper_step.SETTINGS)
-    for (deck, drawn_keepers), (name, keepers, settings, step) in zip(decks, keeper_step.SETTINGS):
+    for (deck, drawn_keepers), (name, keepers, options, step) in zip(decks, keeper_step.SETTINGS):
         assert drawn_keepers == keepers, name
         line = next(line for line in deck.splitlines() if line.startswith(".options")).split()[1:]
-        assert line == options_line(**settings.options).split()[1:], name
+        assert line == options_line(**options).split()[1:], name
         tran = next(line for line in deck.splitlines() if line.startswith("tran")).split()
-        assert float(tran[-1]) == pytest.approx(settings.step(step) * PERIOD), name
+        assert float(tran[-1]) == pytest.approx(step * PERIOD), name
     reference = next(row for row in result["settings"] if row["setting"] == keeper_step.REFERENCE)
     assert reference["cell_frames_differing_from_reference"] == 0
     assert all(row["cell_frames_differing_from_software"] == 0 for row in result["settings"])
