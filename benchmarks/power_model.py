@@ -23,6 +23,7 @@ joined reference compares totals where a part has only those; an index in two pa
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
@@ -39,7 +40,9 @@ from bmru.cli import write_json  # noqa: E402
 from bmru.inputs import load_inputs  # noqa: E402
 from bmru.power import DEFAULT_CALIBRATION, Calibration, Power, power, supply_currents  # noqa: E402
 from bmru.weights import load_weights  # noqa: E402
-from generators.circuit.mapping import map_network  # noqa: E402
+from generators.circuit.mapping import add_mapping_arguments, config_from, map_network  # noqa: E402
+from generators.circuit.schematic import schematic_text  # noqa: E402
+from pdk_sky130_180.devices import SUPPLY_V  # noqa: E402
 
 GROUPS = ("total", "cells", "feedforward", "bias")
 FIT_COUNT = 25  # the first 25 utterances of the first reference fit the gains; the rest are held out
@@ -59,8 +62,26 @@ def balanced_index(reference: dict, index: int) -> int:
     return index if "labels_covered" in reference else 2 * index + 1
 
 
-def load_reference(path: Path, labels: np.ndarray | None) -> dict:
+def check_circuit(data: dict, path: Path, spec) -> None:
+    """Refuse a reference simulated on another circuit than ``spec``'s: its recorded sizing (results
+    since the record began), else its schematic's digest; older results without either are of the
+    shipped sizing."""
+    sizing = spec.sizing.record().get("sizing", {})
+    if "sizing" in data or data.get("netlist") != "schematic":
+        recorded = data.get("sizing", {})
+    else:
+        same = data.get("netlist_sha256") == hashlib.sha256(schematic_text(spec).encode()).hexdigest()
+        recorded = sizing if same else data.get("sizing", {})
+    if recorded != sizing:
+        raise SystemExit(f"{path}: not a run of this circuit (sizing {recorded or 'shipped'}, this run's "
+                         f"{sizing or 'shipped'}); give the sizing options it was simulated with")
+
+
+def load_reference(path: Path, labels: np.ndarray | None, spec=None) -> dict:
+    """A presim/postlayout JSON result; with ``spec``, refuses a run of another circuit (:func:`check_circuit`)."""
     data = json.loads(path.read_text())
+    if spec is not None:
+        check_circuit(data, path, spec)
     rows = []
     for row in data["per_utterance"]:
         index = balanced_index(data, int(row["index"]))
@@ -90,16 +111,16 @@ def load_log(path: Path, labels: np.ndarray | None, netlist: str | None = None) 
             "sim_seconds_per_utterance": float(np.mean(seconds)) if seconds else None, "control_mean": None}
 
 
-def load_part(path: Path, labels: np.ndarray | None, netlist: str | None = None) -> dict:
+def load_part(path: Path, labels: np.ndarray | None, netlist: str | None = None, spec=None) -> dict:
     """A presim/postlayout JSON result or a progress log (anything but ``.json``)."""
     if not path.is_file():
         raise SystemExit(f"{path}: no such reference file")
-    return load_reference(path, labels) if path.suffix == ".json" else load_log(path, labels, netlist)
+    return load_reference(path, labels, spec) if path.suffix == ".json" else load_log(path, labels, netlist)
 
 
-def load_joined(item: str, labels: np.ndarray | None, netlist: str | None = None) -> dict:
+def load_joined(item: str, labels: np.ndarray | None, netlist: str | None = None, spec=None) -> dict:
     """The parts of ``item`` (paths joined by ``+``) as one reference, rows in utterance order."""
-    parts = [load_part(Path(path), labels, netlist) for path in item.split("+")]
+    parts = [load_part(Path(path), labels, netlist, spec) for path in item.split("+")]
     if len(parts) == 1:
         return parts[0]
     rows = sorted((row for part in parts for row in part["rows"]), key=lambda row: row["index"])
@@ -148,6 +169,27 @@ def fit_gains(reference: dict, uncalibrated: dict[str, np.ndarray], subset: list
     return gains
 
 
+def fit_keeper(keeper: dict, twin: dict, events: np.ndarray, duration_s: float, cells: int,
+               frame_period_s: float, subset: list[int]) -> dict:
+    """The keeper's charges from the same design simulated with (``keeper``) and without (``twin``)
+    keepers: the extra cell-supply current per utterance against its state changes (pC per change,
+    least squares through the origin on ``subset``), and the extra enable-driver charge (fC per
+    cell and frame, from the runs' mean control power)."""
+    twin_rows = {row["index"]: row["power_nW"] for row in twin["rows"]}
+    rows = [keeper["rows"][k] for k in subset if keeper["rows"][k]["index"] in twin_rows]
+    if not rows:
+        raise SystemExit(f"{twin['path']}: no utterance in common with {keeper['path']}")
+    extra_nA = np.array([row["power_nW"]["cells"] - twin_rows[row["index"]]["cells"] for row in rows]) / SUPPLY_V
+    per_pC = np.array([events[row["index"]] for row in rows]) / duration_s * 1e-3  # nA per pC of each change
+    fit = {"keeper_switch_pC": float(extra_nA @ per_pC / (per_pC @ per_pC)),
+           "keeper_fit_utterances": len(rows),
+           "keeper_fit_correlation": float(np.corrcoef(extra_nA, per_pC)[0, 1])}
+    if keeper["control_mean"] is not None and twin["control_mean"] is not None:
+        extra_control_nA = (keeper["control_mean"] - twin["control_mean"]) / SUPPLY_V
+        fit["keeper_control_fC"] = float(extra_control_nA * frame_period_s / cells * 1e6)
+    return fit
+
+
 def per_utterance(reference: dict, calibrated: dict[str, np.ndarray]) -> list[dict]:
     rows = []
     for row in reference["rows"]:
@@ -170,18 +212,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log", nargs="*", default=[], metavar="NETLIST=FILE",
                         help="progress logs of presim (schematic=FILE) or postlayout (extracted=FILE) runs "
                              "whose JSON is not written")
+    parser.add_argument("--keeper-twin", default=None, metavar="FILE",
+                        help="with --state-keeper: the same design's presim JSON without keepers; fits the "
+                             "keeper's charges on the first reference's fit rows and checks them on the rest")
     parser.add_argument("-o", "--out", default="benchmarks/results/power_model.json")
+    add_mapping_arguments(parser)
     args = parser.parse_args(argv)
+    if args.keeper_twin and not args.state_keeper:
+        raise SystemExit("--keeper-twin: needs --state-keeper (the references must be runs with keepers)")
 
     net = load_weights(args.weights)
     inputs = load_inputs(args.inputs, n_in=net.n_in, classes=net.classes)
-    spec = map_network(net)
+    spec = map_network(net, config_from(args))
     paths = [Path(p) for p in (args.reference if args.reference is not None else DEFAULT_REFERENCES)]
-    references = [load_joined(str(p), inputs.y) for p in paths
+    references = [load_joined(str(p), inputs.y, spec=spec) for p in paths
                   if args.reference is not None or p.is_file()]
     for item in args.log:
         netlist, _, path = item.rpartition("=")
-        references.append(load_joined(path, inputs.y, netlist or None))
+        references.append(load_joined(path, inputs.y, netlist or None, spec))
     if not references:
         raise SystemExit("no reference results found")
 
@@ -195,11 +243,21 @@ def main(argv: list[str] | None = None) -> None:
     first = references[0]
     behaves = [k for k, row in enumerate(first["rows"]) if (row["frame_state_agreement"] or 1.0) >= STATE_AGREEMENT_FLOOR]
     fit_rows = [k for k in behaves if k < FIT_COUNT]
-    refit = fit_gains(first, uncalibrated, fit_rows)
+    if args.keeper_twin:  # the gains stay those of the designs without keepers; only the keeper's terms are refitted
+        twin_spec = map_network(net, replace(config_from(args), sizing=replace(spec.sizing, state_keeper=False)))
+        twin = load_joined(args.keeper_twin, inputs.y, spec=twin_spec)
+        duration_s = inputs.x.shape[1] * spec.frame_period_s
+        fit = {"refitted_keeper": fit_keeper(first, twin, currents.switch_events.sum(axis=1), duration_s,
+                                             len(spec.cells), spec.frame_period_s, fit_rows),
+               "keeper_twin": twin["path"]}
+        refit = {k: v for k, v in fit["refitted_keeper"].items() if k in asdict(DEFAULT_CALIBRATION)}
+    else:
+        refit = fit_gains(first, uncalibrated, fit_rows)
+        fit = {"refitted_gains": refit}
     refitted = model_power(power(spec, inputs.x, replace(DEFAULT_CALIBRATION, **refit), currents=currents))
 
-    result = {"weights": args.weights, "inputs": args.inputs, "calibration": asdict(DEFAULT_CALIBRATION),
-              "fit": {"reference": first["path"], "rows": fit_rows, "refitted_gains": refit,
+    result = {"weights": args.weights, "inputs": args.inputs, **spec.sizing.record(), "calibration": asdict(DEFAULT_CALIBRATION),
+              "fit": {"reference": first["path"], "rows": fit_rows, **fit,
                       "state_agreement_floor": STATE_AGREEMENT_FLOOR},
               "model_seconds_per_utterance": model_seconds, "references": []}
     for reference in references:

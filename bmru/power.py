@@ -31,6 +31,9 @@ win and the ReLU clamps the node: the node then drops and the PMOS stays saturat
     stored state is 0 already sees a set candidate before its enable rises (both switches off);
   - the inverter load ``Xhold`` (4 bias fingers, 0.2 units) while the stored state is 0 and the
     layer's enable is high (the enable switches cut it otherwise).
+  - with state keepers (``Sizing.state_keeper``), a charge per state change (their inverter
+    conducts while the state node slews through mid-rail) and no static current: the starved
+    feedback only holds a node that is already at its rail.
 - ``vdd_bias``: the iref pin (one unit, not scaled by sigma: the bench's source draws it from
   ``vdd_bias``) plus the ``pb`` diode and the ``nc`` line's PMOS, 0.25 units each per
   ``bias_line_copies``.
@@ -63,6 +66,8 @@ from generators.circuit.spice_cells import HOLD_FINGERS, positive_columns
 from pdk_sky130_180.devices import SUPPLY_V
 
 PLINE_SHARE = CONVERTER_FINGERS / REF_FINGERS  # a converter copy puts 1/4 of its signal on the PMOS p-line
+KEEPER_SWITCH_PC = 5.77  # pC per state change; see DEFAULT_CALIBRATION
+KEEPER_CONTROL_FC = 3.1  # fC per cell and frame
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,8 @@ class Calibration:
     cells_floor_nA: float = 0.0  # vdd_cells current beyond the sources, all cells together
     switch_pC: float = 0.0  # vdd_cells charge per cell state change (comparator crossing)
     control_fC: float = 0.0  # charge the en/enb drivers push into one cell's switches per frame
+    keeper_switch_pC: float = 0.0  # with state keepers: their inverter's crossing charge per state change
+    keeper_control_fC: float = 0.0  # with state keepers: their clock switches' gate charge per cell and frame
     source: str = "uncalibrated: exact mirror copies"
 
 
@@ -115,9 +122,15 @@ class Calibration:
 # is starved by its 0.2-unit load; no crowbar), 0.005 pC on average, i.e. ~0.1 pW per utterance.
 # ``control_fC``: a single cell under the bench's enable schedule took 2.6 fC per frame from en
 # and 0.7-2.1 fC from enb (gate charge of its two enable switches; no wiring: schematic only).
+# ``keeper_*``: the state keeper's L = 10 µm inverter conducts while ``st`` slews through mid-rail
+# on the 0.2-unit hold current, so each state change costs charge, not a static current. Fitted
+# by ``benchmarks/power_model.py --keeper-twin`` on the per-utterance difference between the 2 µm
+# design's schematic runs with and without keepers (first 25 of the balanced 50, tt, 27 °C).
 DEFAULT_CALIBRATION = Calibration(ff_gain=0.9928, cells_gain=0.9924, switch_pC=0.005, control_fC=4.0,
+                                  keeper_switch_pC=KEEPER_SWITCH_PC, keeper_control_fC=KEEPER_CONTROL_FC,
                                   source="fitted on characterisation/presim_reference_tt_yes_only.json "
-                                         "(first 25 utterances, schematic, tt, 27 °C) and single-cell SPICE runs")
+                                         "(first 25 utterances, schematic, tt, 27 °C) and single-cell SPICE runs; "
+                                         "keeper terms on the 2 µm design's runs with and without keepers")
 
 
 @dataclass(frozen=True, eq=False)
@@ -244,13 +257,16 @@ def power(spec: HardwareSpec, x: np.ndarray, calibration: Calibration = DEFAULT_
     frames = currents.cells.shape[1]
     duration_s = frames * spec.frame_period_s
     # A charge per event (pC) spread over the utterance is a current: pC / s * 1e-3 = nA.
-    switch_nA = calibration.switch_pC * currents.switch_events.sum(axis=1) / duration_s * 1e-3
+    keeper = spec.sizing.state_keeper
+    switch_pC = calibration.switch_pC + (calibration.keeper_switch_pC if keeper else 0.0)
+    switch_nA = switch_pC * currents.switch_events.sum(axis=1) / duration_s * 1e-3
     ff = calibration.ff_gain * currents.feedforward.mean(axis=1) + calibration.ff_floor_nA
     cells = calibration.cells_gain * currents.cells.mean(axis=1) + calibration.cells_floor_nA + switch_nA
     bias = currents.bias.mean(axis=1)
     inputs = currents.inputs.mean(axis=1)
     # Every frame the enables of every layer rise and fall once: the charge is per cell and frame.
-    control_nA = calibration.control_fC * 1e-6 * len(spec.cells) / spec.frame_period_s
+    control_fC = calibration.control_fC + (calibration.keeper_control_fC if keeper else 0.0)
+    control_nA = control_fC * 1e-6 * len(spec.cells) / spec.frame_period_s
     control = np.full(len(ff), control_nA)
     return Power(cells * vdd_V, ff * vdd_V, bias * vdd_V, inputs * vdd_V, control * vdd_V)
 

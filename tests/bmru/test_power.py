@@ -184,3 +184,19 @@ def test_sizing_copies_add_their_branch_currents():
     # the input's and u0's p-lines (2/4 and 1.5/4 of a unit) carry twice as much
     assert sized.feedforward[0] - shipped.feedforward[0] == pytest.approx((2 / 4 + 1.5 / 4) * SIGMA_NA * NA_TO_NW,
                                                                          rel=1e-9)
+
+
+def test_keeper_charges_count_only_on_a_circuit_with_keepers():
+    from generators.circuit.mapping import MappingConfig, Sizing
+
+    arrays = validate(one_weight_arrays(w_in=0.75, w_c=1.0))
+    x = np.zeros((1, 10, 1))
+    x[0, 5:] = 2.0  # one switching event in a 0.1 s utterance
+    keeper_charges = Calibration(keeper_switch_pC=10.0, keeper_control_fC=5.0)
+    plain = map_network(arrays)
+    kept = map_network(arrays, MappingConfig(sizing=Sizing(state_keeper=True)))
+    assert power(plain, x, keeper_charges).cells[0] == power(plain, x, EXACT).cells[0]
+    assert power(plain, x, keeper_charges).control[0] == 0.0
+    assert power(kept, x, keeper_charges).cells[0] - power(kept, x, EXACT).cells[0] == pytest.approx(
+        0.1 * NA_TO_NW, rel=1e-9)  # 10 pC over 0.1 s
+    assert power(kept, x, keeper_charges).control[0] == pytest.approx(5e-4 * NA_TO_NW, rel=1e-9)

@@ -80,9 +80,10 @@ def test_tiny_network_agrees_with_software(tmp_path):
     assert 0 < power["control_mean"] < 1.0
 
 
-def test_cli_writes_presim_json(tmp_path):
+@pytest.mark.parametrize("sizing_options, recorded", [([], None), (["--cell-line-copies", "2"], {"cell_line_copies": 2})])
+def test_cli_writes_presim_json(tmp_path, sizing_options, recorded):
     weights, inputs, out = write_tiny_job(tmp_path)
-    presim_main([str(weights), "--inputs", str(inputs), "-o", str(out), "--jobs", "1"])
+    presim_main([str(weights), "--inputs", str(inputs), "-o", str(out), "--jobs", "1", *sizing_options])
     data = json.loads((out / "presim.json").read_text())
     for key in ("netlist", "utterances", "decision_agreement", "frame_state_agreement", "sw_accuracy", "hw_accuracy",
                 "power_nW", "sim_seconds_per_utterance", "software_seconds_per_utterance"):
@@ -96,6 +97,7 @@ def test_cli_writes_presim_json(tmp_path):
     assert data["netlist_sha256"] == sha256_of(out / "schematic.spice")
     assert data["labels_covered"] == {"0": 1}
     assert (data["corner"], data["temp_C"], data["vdd_V"]) == ("tt", 27.0, 1.8)
+    assert data.get("sizing") == recorded  # what the figures cover: the shipped sizing records nothing
 
 
 def test_skip_keeps_the_inputs_files_numbering(tmp_path):
