@@ -63,18 +63,22 @@ def balanced_index(reference: dict, index: int) -> int:
 
 
 def check_circuit(data: dict, path: Path, spec) -> None:
-    """Refuse a reference simulated on another circuit than ``spec``'s: its recorded sizing (results
-    since the record began), else its schematic's digest; older results without either are of the
-    shipped sizing."""
+    """Refuse a reference simulated on another circuit than ``spec``'s: by its recorded sizing
+    (results since the record began) and internal scale; a schematic run of an older result by its
+    schematic's digest, unless this run's sizing is the shipped one (older shipped references come
+    from earlier versions of the generator)."""
     sizing = spec.sizing.record().get("sizing", {})
     if "sizing" in data or data.get("netlist") != "schematic":
-        recorded = data.get("sizing", {})
-    else:
-        same = data.get("netlist_sha256") == hashlib.sha256(schematic_text(spec).encode()).hexdigest()
-        recorded = sizing if same else data.get("sizing", {})
-    if recorded != sizing:
-        raise SystemExit(f"{path}: not a run of this circuit (sizing {recorded or 'shipped'}, this run's "
-                         f"{sizing or 'shipped'}); give the sizing options it was simulated with")
+        if data.get("sizing", {}) != sizing:
+            raise SystemExit(f"{path}: not a run of this circuit (sizing {data.get('sizing') or 'shipped'}, this "
+                             f"run's {sizing or 'shipped'}); give the sizing options it was simulated with")
+    elif sizing and data.get("netlist_sha256") != hashlib.sha256(schematic_text(spec).encode()).hexdigest():
+        raise SystemExit(f"{path}: not a run of this circuit (schematic digest: another model, sizing or "
+                         f"internal scale than this run's)")
+    scale = data.get("internal_scale", spec.internal_scale)
+    if scale != spec.internal_scale:
+        raise SystemExit(f"{path}: not a run of this circuit (internal scale {scale}, this run's "
+                         f"{spec.internal_scale}); give the --internal-scale it was simulated with")
 
 
 def load_reference(path: Path, labels: np.ndarray | None, spec=None) -> dict:

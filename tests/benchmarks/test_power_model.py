@@ -46,9 +46,11 @@ KEEPER_RUN = "benchmarks/results/drawn_sizing/presim_seed6_u2_b16_c8_i8_k2_starv
 TWIN_RUN = "benchmarks/results/drawn_sizing/presim_seed6_u2_b16_c8_i8_k2.json"
 
 
-def test_a_run_of_another_circuit_is_refused(tmp_path):
-    with pytest.raises(SystemExit, match="not a run of this circuit"):  # the keeper run, without --state-keeper
-        power_model.main(["--weights", SEED6, "--reference", KEEPER_RUN, *DRAWN, "-o", str(tmp_path / "p.json")])
+@pytest.mark.parametrize("options, named", [(DRAWN, "schematic digest"),  # the keeper run, without --state-keeper
+                                             ([*DRAWN, "--state-keeper", "--internal-scale", "0.25"], "schematic digest")])
+def test_a_run_of_another_circuit_is_refused(tmp_path, options, named):
+    with pytest.raises(SystemExit, match=f"not a run of this circuit \\({named}"):
+        power_model.main(["--weights", SEED6, "--reference", KEEPER_RUN, *options, "-o", str(tmp_path / "p.json")])
 
 
 def test_the_keeper_fit_recovers_a_planted_charge():
@@ -73,3 +75,18 @@ def test_the_power_model_counts_the_keepers_charge(tmp_path):
     cells = json.loads(out.read_text())["references"][0]["calibrated"]["all"]["cells"]
     assert cells["utterances"] == 50
     assert abs(cells["mean_rel_error"]) < 0.01
+
+
+@pytest.mark.parametrize("recorded, named", [({"sizing": {"unit_um": 2.0}}, "sizing"),
+                                             ({"internal_scale": 0.25}, "internal scale")])
+def test_a_run_recording_another_sizing_or_scale_is_refused(tmp_path, recorded, named):
+    data = json.loads(open(KEEPER_RUN).read())
+    data.update(recorded)
+    if "sizing" not in recorded:  # as results record it since 2026-12-08
+        data["sizing"] = {"unit_um": 2.0, "bias_line_copies": 16, "cell_line_copies": 8, "cell_input_fingers": 8,
+                          "converter_copies": 2, "state_keeper": True}
+    reference = tmp_path / "presim.json"
+    reference.write_text(json.dumps(data))
+    with pytest.raises(SystemExit, match=f"not a run of this circuit \\({named}"):
+        power_model.main(["--weights", SEED6, "--reference", str(reference), *DRAWN, "--state-keeper",
+                          "-o", str(tmp_path / "p.json")])
