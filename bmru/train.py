@@ -241,7 +241,8 @@ class BMRUNet(nn.Module):
                 leak: str = "paper", temperature: float = 0.0, readout_st: bool = False,
                 gains: dict[str, torch.Tensor] | None = None) -> Forward:
         """``gains``: one chip's realised/nominal factors (``bmru.mismatch.sample_log_gains``,
-        exponentiated) multiplying the effective parameters; None is the nominal circuit."""
+        exponentiated) multiplying the effective parameters, or one chip per utterance (a leading
+        batch axis, vectors as (batch, 1, n): :func:`chip_gains`); None is the nominal circuit."""
         p = self.effective(quantised)
         g = gains or {}
 
@@ -249,10 +250,12 @@ class BMRUNet(nn.Module):
             return value * g[key] if key in g else value
 
         relu = torch.relu
-        u = relu(relu(x) @ real(p["W_in"], "W_in").T + real(p["b_in"], "b_in"))
+        # transpose(-1, -2), not .T: a matrix with a chip per utterance has a leading batch axis
+        u = relu(relu(x) @ real(p["W_in"], "W_in").transpose(-1, -2) + real(p["b_in"], "b_in"))
         states, candidates, thresholds, inputs, candidate_params = [], [], [], [], []
         for index in range(self.n_layers):
-            c = relu(u @ real(p["W_c"][index], f"W_c{index}").T + real(p["b_c"][index], f"b_c{index}"))
+            c = relu(u @ real(p["W_c"][index], f"W_c{index}").transpose(-1, -2)
+                     + real(p["b_c"][index], f"b_c{index}"))
             inputs.append(u)
             candidate_params.append((p["W_c"][index], p["b_c"][index]))
             beta1, delta = p["beta1"][index], p["delta"][index]
@@ -274,12 +277,13 @@ class BMRUNet(nn.Module):
                 a, b = hold + (1.0 - hold - set_) * eps, set_
             s = linear_scan(a, b, self.s0[index].to(x.dtype))
             alpha = real(p["alpha"][index], f"alpha{index}")
-            y = relu((s * alpha) @ real(p["W_o"][index], f"W_o{index}").T + real(p["b_o"][index], f"b_o{index}"))
+            y = relu((s * alpha) @ real(p["W_o"][index], f"W_o{index}").transpose(-1, -2)
+                     + real(p["b_o"][index], f"b_o{index}"))
             u = real(y, f"g_y{index}") + real(u, f"g_u{index}")
             states.append(s)
             candidates.append(c)
             thresholds.append((beta1, beta2))
-        pre = u @ real(p["W_out"], "W_out").T + real(p["b_out"], "b_out")
+        pre = u @ real(p["W_out"], "W_out").transpose(-1, -2) + real(p["b_out"], "b_out")
         z = _ste(pre, relu(pre)) if readout_st else relu(pre)  # same forward; optional identity backward
         return Forward(z, states, candidates, thresholds, inputs, candidate_params)
 
@@ -393,6 +397,7 @@ class TrainConfig:
     mismatch: dict | None = None
     mismatch_start: float = 0.0
     mismatch_val_chips: int = 16
+    chips_per_batch: int = 1  # chips drawn per training batch (each for batch / chips utterances)
     # with mismatch: "mean" chooses the checkpoint by the chips' mean validation accuracy,
     # "floor" by min(nominal, chips' mean), so the nominal model cannot trade itself away
     mismatch_select: str = "mean"
@@ -429,6 +434,10 @@ class TrainConfig:
         if isinstance(self.mismatch_val_chips, bool) or not isinstance(self.mismatch_val_chips, int) \
                 or self.mismatch_val_chips < 1:
             raise TrainError(f"mismatch_val_chips: expected a positive integer, got {self.mismatch_val_chips!r}")
+        if isinstance(self.chips_per_batch, bool) or not isinstance(self.chips_per_batch, int) \
+                or self.chips_per_batch < 1 or self.batch % self.chips_per_batch:
+            raise TrainError(f"chips_per_batch: expected a positive divisor of batch ({self.batch}), "
+                             f"got {self.chips_per_batch!r}")
         if self.mismatch is not None:
             try:
                 stats_from_dict(self.mismatch, "mismatch")
@@ -468,10 +477,22 @@ class TrainConfig:
         return data
 
 
-def chip_gains(model: BMRUNet, stats: MismatchStats, quantised: bool, rng: np.random.Generator) -> dict:
-    """One chip drawn for the model's current parameters: realised/nominal factor tensors."""
-    logs = sample_log_gains(model.numpy_arrays(quantised), model.n_layers, stats, rng)
-    return {key: torch.from_numpy(np.exp(value)).float() for key, value in logs.items()}
+def chip_gains(model: BMRUNet, stats: MismatchStats, quantised: bool, rng: np.random.Generator,
+               chips: int = 1, batch: int = 1) -> dict:
+    """One chip drawn for the model's current parameters: realised/nominal factor tensors. With
+    ``chips`` > 1, that many chips for a batch of ``batch`` utterances (consecutive groups of
+    ``batch // chips`` share one): each factor gets a leading batch axis, and a vector's shape
+    becomes (batch, 1, n) so that it broadcasts over the frames."""
+    arrays = model.numpy_arrays(quantised)
+    if chips == 1:
+        logs = sample_log_gains(arrays, model.n_layers, stats, rng)
+        return {key: torch.from_numpy(np.exp(value)).float() for key, value in logs.items()}
+    drawn = [sample_log_gains(arrays, model.n_layers, stats, rng) for _ in range(chips)]
+    gains = {}
+    for key in drawn[0]:
+        stacked = np.repeat(np.exp(np.stack([chip[key] for chip in drawn])), batch // chips, axis=0)
+        gains[key] = torch.from_numpy(stacked if stacked.ndim == 3 else stacked[:, None, :]).float()
+    return gains
 
 
 def checkpoint_score(metrics: dict, select: str) -> float:
@@ -574,7 +595,7 @@ def train(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np
         temperature = config.temperature(index)
         gains = None
         if stats is not None and index >= int(round(config.mismatch_start * config.steps)):
-            gains = chip_gains(model, stats, quantised, chip_rng)
+            gains = chip_gains(model, stats, quantised, chip_rng, config.chips_per_batch, len(xb))
         out = model(xb, eps=eps, quantised=quantised, surrogate_width=config.surrogate_width, leak=config.leak,
                     temperature=temperature, readout_st=config.readout_st, gains=gains)
         logits = out.logits
@@ -675,7 +696,9 @@ def model_meta(config: TrainConfig, extra: dict | None = None) -> dict:
             "classes": list(CLASS_NAMES), "task": "kws-yes", "features": F.FEATURES_ID,
             "features_params": F.FEATURES_PARAMS, "quantisation": config.grid.to_dict(),
             "training": {k: v for k, v in config.to_dict().items()
-                         if k not in NOT_IN_META and not (k.startswith("mismatch") and config.mismatch is None)}}
+                         if k not in NOT_IN_META and not (k.startswith("mismatch") and config.mismatch is None)
+                         # one chip per batch was the only recipe before the option: its models' meta stays
+                         and not (k == "chips_per_batch" and (config.mismatch is None or v == 1))}}
     meta.update(extra or {})
     return meta
 
@@ -747,6 +770,9 @@ def _parser() -> argparse.ArgumentParser:
                              "train at a what-if sizing and keep what does best on the drawn design's chips)")
     parser.add_argument("--mismatch-val-chips", type=int, default=d.mismatch_val_chips,
                         help="chips the validation accuracy is averaged over (with --mismatch)")
+    parser.add_argument("--chips-per-batch", type=int, default=d.chips_per_batch,
+                        help="with --mismatch, chips drawn for each batch, each for batch / K utterances "
+                             "(1: the whole batch on one chip)")
     parser.add_argument("--mismatch-select", choices=("mean", "floor"), default=d.mismatch_select,
                         help="with --mismatch, the checkpoint criterion: the chips' mean validation accuracy, or "
                              "the lower of it and the nominal model's")
@@ -842,6 +868,7 @@ def main(argv: list[str] | None = None) -> int:
                              eval_every=args.eval_every, log_every=args.log_every, seed=args.seed,
                              threads=args.threads, grid=grid, mismatch=mismatch,
                              mismatch_start=args.mismatch_start, mismatch_val_chips=args.mismatch_val_chips,
+                             chips_per_batch=args.chips_per_batch,
                              mismatch_select=args.mismatch_select, mismatch_val=mismatch_val,
                              init_weights=args.init_weights)
         config.check()

@@ -363,3 +363,30 @@ def test_validation_chips_come_from_their_own_statistics():
     assert own_chips != wide_chips  # the same models, judged on other chips
     with pytest.raises(T.TrainError, match="mismatch_val"):
         small_config(mismatch_val=_stats(0.1).to_dict()).check()
+
+
+def test_a_chip_per_utterance_is_each_utterance_on_its_own_chip(trained):
+    """chip_gains(chips=K) gives consecutive groups of a batch their own chip, and the batched
+    forward equals running each utterance alone on its chip; one chip per batch stays as it was."""
+    result, (xv, _) = trained
+    model = __import__("copy").deepcopy(result["model"]).double()
+    x = torch.from_numpy(xv[:4].astype(np.float64))
+    stats = _stats(0.1)
+    batched = T.chip_gains(model, stats, True, np.random.default_rng(3), chips=2, batch=4)
+    single = T.chip_gains(model, stats, True, np.random.default_rng(3))
+    for key, value in batched.items():
+        assert value.shape[0] == 4 and value.dim() == 3
+        assert torch.equal(value[0], value[1]) and not torch.equal(value[0], value[2])
+        assert torch.equal(value[0].reshape(single[key].shape), single[key])  # the first chip is the same draw
+    with torch.no_grad():
+        together = model(x, quantised=True, gains={k: v.double() for k, v in batched.items()})
+        for i in range(4):
+            alone = model(x[i:i + 1], quantised=True,
+                          gains={k: v[i].reshape(single[k].shape).double() for k, v in batched.items()})
+            np.testing.assert_allclose(together.logits[i].numpy(), alone.logits[0].numpy(), rtol=1e-12)
+            for layer in range(model.n_layers):
+                assert torch.equal(together.states[layer][i], alone.states[layer][0])
+    assert "chips_per_batch" not in T.model_meta(small_config(mismatch=stats.to_dict()))["training"]
+    assert T.model_meta(small_config(mismatch=stats.to_dict(), chips_per_batch=4))["training"]["chips_per_batch"] == 4
+    with pytest.raises(T.TrainError, match="chips_per_batch"):
+        small_config(chips_per_batch=5).check()  # batch 32
