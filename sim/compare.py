@@ -26,6 +26,7 @@ def utterance_row(index: int, sw: RunOutput, hw: Measurement, label: int | None)
         "power_nW": {k: round(v, 4) for k, v in sorted(hw.power_nW.items())},
         "sim_seconds": round(hw.sim_seconds, 3),
         "bypass_off": hw.bypass_off,
+        "smaller_step": hw.smaller_step,
     }
 
 

@@ -92,7 +92,8 @@ def merge_rows(first: dict, first_count: int, second: dict, second_count: int) -
     merged.update({key: weighted(first[key], second[key])
                    for key in ("decision_agreement", "frame_state_agreement", "hw_accuracy")})
     merged.update(power_nW=power, hw_decisions=first["hw_decisions"] + second["hw_decisions"],
-                  runs_without_bypass=first.get("runs_without_bypass", 0) + second.get("runs_without_bypass", 0))
+                  **{key: first.get(key, 0) + second.get(key, 0)
+                     for key in ("runs_without_bypass", "runs_with_smaller_step")})
     return merged
 
 
@@ -113,7 +114,8 @@ def point_row(point, sw, measurements, labels) -> dict:
             "frame_state_agreement": summary["frame_state_agreement"],
             "hw_accuracy": summary["hw_accuracy"], "power_nW": summary["power_nW"],
             "hw_decisions": [row["hw_decision"] for row in summary["per_utterance"]],
-            "runs_without_bypass": sum(row["bypass_off"] for row in summary["per_utterance"])}
+            "runs_without_bypass": sum(row["bypass_off"] for row in summary["per_utterance"]),
+            "runs_with_smaller_step": sum(row["smaller_step"] for row in summary["per_utterance"])}
 
 
 def plot(rows: list[dict], path: Path) -> None:

@@ -28,6 +28,7 @@ class Measurement:
     # group, "control" (rst/en/enb drivers) and "inputs" (input currents as if drawn from the supply)
     sim_seconds: float
     bypass_off: bool = False  # ran without device bypass: a circuit that needs it off, or a stalled run repeated
+    smaller_step: bool = False  # stalled without bypass too, and repeated at a smaller largest step
 
 
 def _at(result: SpiceResult, vector: str, times: np.ndarray) -> np.ndarray:

@@ -32,6 +32,7 @@ from sim.testbench import NO_BYPASS, TopCircuit, circuit_options, deck_text, fin
 # part of a frame against 0.01 with the balanced N = 50 figures unchanged (the edges, where
 # the circuit moves, set their own steps; benchmarks/results/sim_profile.json)
 MAX_STEP_FRACTION = 0.05
+STALL_STEP_DIVISOR = 5  # a run that stalls without bypass is repeated at a 5x smaller largest step
 
 
 def sha256_of(path: str | Path) -> str:
@@ -59,12 +60,13 @@ def simulate_one(netlist_path: Path, top: TopCircuit, spec: HardwareSpec, x: np.
     """One utterance. ``models`` replaces the corner's model include (a Monte Carlo sample's
     cards, see sim.montecarlo); ``options`` the simulator options (default
     ``sim.testbench.circuit_options``; other ones for experiments). A run that stalls with device
-    bypass is repeated without it."""
+    bypass is repeated without it; one that stalls without it, at a ``STALL_STEP_DIVISOR`` times
+    smaller largest step."""
     timing = Timing(spec.frame_period_s, x.shape[0])
 
-    def attempt(options: dict) -> Measurement:
+    def attempt(options: dict, step_fraction: float = max_step_fraction) -> Measurement:
         deck = deck_text(netlist_path, top, x, spec.unit_current_A, spec.frame_period_s, corner, temperature_C,
-                         max_step_fraction, vdd_V, models=models, options=options)
+                         step_fraction, vdd_V, models=models, options=options)
         return measure(run_deck(deck), top, timing, spec.unit_current_A, spec.internal_scale, x, vdd_V)
 
     options = circuit_options(spec.sizing) if options is None else options
@@ -75,7 +77,14 @@ def simulate_one(netlist_path: Path, top: TopCircuit, spec: HardwareSpec, x: np.
             # device bypass (a speed-up) can stall the integrator at a cell's switching node at
             # some PVT points (2 µm fingers, ss, 85 °C); the same circuit without it runs, slower
             options = {**options, **NO_BYPASS}
-    return dataclasses.replace(attempt(options), bypass_off=True)
+    try:
+        return dataclasses.replace(attempt(options), bypass_off=True)
+    except SpiceStalled:
+        # a held state node can stall it even without bypass (the 2 µm keeper design at ss, 85 °C,
+        # 1.98 V: "timestep too small" at a disabled layer's st while the layer below switches);
+        # shorter steps get past it
+        return dataclasses.replace(attempt(options, max_step_fraction / STALL_STEP_DIVISOR), bypass_off=True,
+                                   smaller_step=True)
 
 
 def _simulate_item(item: tuple) -> Measurement:

@@ -195,6 +195,44 @@ def test_a_stalled_run_is_repeated_without_device_bypass(tmp_path, monkeypatch):
         runner.simulate_one(netlist, top, spec, x)
 
 
+def test_a_run_that_stalls_without_bypass_too_is_repeated_at_a_smaller_step(tmp_path, monkeypatch):
+    """The 2 µm keeper design stalled at ss, 85 °C, 1.98 V without bypass ("timestep too small" at a
+    held state node); a 5x smaller largest step got past it. The run says so; a run that stalls
+    at the smaller step too is an error."""
+    import sim.runner as runner
+    from sim.ngspice import SpiceStalled, run_deck
+    from sim.testbench import find_top
+
+    net = validate(tiny_arrays())
+    spec = map_network(net)
+    x = tiny_inputs(quantised_network(spec), 1)[0]
+    netlist = tmp_path / "schematic.spice"
+    netlist.write_text(schematic_text(spec))
+    top = find_top(netlist.read_text())
+    small = spec.frame_period_s * runner.MAX_STEP_FRACTION / runner.STALL_STEP_DIVISOR
+    decks = []
+
+    def stalls_unless_small_steps(deck):
+        decks.append(deck)
+        largest = float(next(line for line in deck.splitlines() if line.startswith("tran")).split()[-1])
+        if largest > small * 1.0001:
+            raise SpiceStalled("transient stopped at 0.01 s of 0.06 s")
+        return run_deck(deck)
+
+    monkeypatch.setattr(runner, "run_deck", stalls_unless_small_steps)
+    result = runner.simulate_one(netlist, top, spec, x)
+    assert len(decks) == 3 and "bypass=1" in decks[0] and "bypass=0" in decks[1] and "bypass=0" in decks[2]
+    assert result.bypass_off and result.smaller_step
+    assert np.array_equal(result.states[0], run(quantised_network(spec), x[None]).states[0][0])
+
+    def always_stalls(deck):
+        raise SpiceStalled("transient stopped at 0.01 s of 0.06 s")
+
+    monkeypatch.setattr(runner, "run_deck", always_stalls)
+    with pytest.raises(SpiceStalled):
+        runner.simulate_one(netlist, top, spec, x)
+
+
 def test_a_circuit_with_state_keepers_runs_without_device_bypass(tmp_path, monkeypatch):
     """Device bypass let ngspice flip a keeper latch, so a keeper circuit's deck asks for bypass=0
     from the first run (and says so); the shipped circuit keeps bypass on. Both take 0.05-frame
