@@ -169,19 +169,23 @@ def stall_with_bypass(monkeypatch) -> list[str]:
     return decks
 
 
+def tiny_utterance_job(tmp_path):
+    """The tiny network's spec, one utterance, its schematic file and top circuit."""
+    from sim.testbench import find_top
+
+    spec = map_network(validate(tiny_arrays()))
+    netlist = tmp_path / "schematic.spice"
+    netlist.write_text(schematic_text(spec))
+    return spec, tiny_inputs(quantised_network(spec), 1)[0], netlist, find_top(netlist.read_text())
+
+
 def test_a_stalled_run_is_repeated_without_device_bypass(tmp_path, monkeypatch):
     """ngspice can stall with device bypass on (2 µm fingers, ss, 85 °C): the run is repeated
     with bypass=0, the same circuit, and says so; other errors are not retried."""
     import sim.runner as runner
     from sim.ngspice import SpiceError
-    from sim.testbench import find_top
 
-    net = validate(tiny_arrays())
-    spec = map_network(net)
-    x = tiny_inputs(quantised_network(spec), 1)[0]
-    netlist = tmp_path / "schematic.spice"
-    netlist.write_text(schematic_text(spec))
-    top = find_top(netlist.read_text())
+    spec, x, netlist, top = tiny_utterance_job(tmp_path)
     decks = stall_with_bypass(monkeypatch)
     retried = runner.simulate_one(netlist, top, spec, x)
     assert retried.bypass_off and len(decks) == 2 and "bypass=0" in decks[1]
@@ -201,14 +205,8 @@ def test_a_run_that_stalls_without_bypass_too_is_repeated_at_a_smaller_step(tmp_
     at the smaller step too is an error."""
     import sim.runner as runner
     from sim.ngspice import SpiceStalled, run_deck
-    from sim.testbench import find_top
 
-    net = validate(tiny_arrays())
-    spec = map_network(net)
-    x = tiny_inputs(quantised_network(spec), 1)[0]
-    netlist = tmp_path / "schematic.spice"
-    netlist.write_text(schematic_text(spec))
-    top = find_top(netlist.read_text())
+    spec, x, netlist, top = tiny_utterance_job(tmp_path)
     small = spec.frame_period_s * runner.MAX_STEP_FRACTION / runner.STALL_STEP_DIVISOR
     decks = []
 
