@@ -32,7 +32,7 @@ from bmru.cli import write_json  # noqa: E402
 from bmru.mismatch import load_stats  # noqa: E402
 import torch  # noqa: E402
 
-from bmru.train import BMRUNet, chip_gains, evaluate, evaluate_chips  # noqa: E402
+from bmru.train import BMRUNet, evaluate, evaluate_chips, validation_chips  # noqa: E402
 from bmru.weights import load_weights  # noqa: E402
 
 GROUPS = {
@@ -66,10 +66,8 @@ def parameter_groups(layers: int) -> dict[str, tuple[str, ...]]:
 def parameter_accuracy(model, x, y, stats, keep, chips: int, seed: int) -> dict:
     """As :func:`bmru.train.evaluate_chips` (the same chips), with the gains of parameters that
     ``keep`` refuses set to 1."""
-    rng = np.random.default_rng([seed, 7])
     accuracies = []
-    for _ in range(chips):
-        gains = chip_gains(model, stats, True, rng)
+    for gains in validation_chips(model, stats, True, chips, seed):
         kept = {key: (gain if keep(key) else torch.ones_like(gain)) for key, gain in gains.items()}
         accuracies.append(evaluate(model, x, y, True, gains=kept)["accuracy"])
     return {"mean": round(float(np.mean(accuracies)), 4), "p5": round(float(np.percentile(accuracies, 5)), 4)}

@@ -66,8 +66,6 @@ from generators.circuit.spice_cells import HOLD_FINGERS, positive_columns
 from pdk_sky130_180.devices import SUPPLY_V
 
 PLINE_SHARE = CONVERTER_FINGERS / REF_FINGERS  # a converter copy puts 1/4 of its signal on the PMOS p-line
-KEEPER_SWITCH_PC = 5.77  # pC per state change; see DEFAULT_CALIBRATION
-KEEPER_CONTROL_FC = 3.1  # fC per cell and frame
 
 
 @dataclass(frozen=True)
@@ -127,7 +125,7 @@ class Calibration:
 # by ``benchmarks/power_model.py --keeper-twin`` on the per-utterance difference between the 2 µm
 # design's schematic runs with and without keepers (first 25 of the balanced 50, tt, 27 °C).
 DEFAULT_CALIBRATION = Calibration(ff_gain=0.9928, cells_gain=0.9924, switch_pC=0.005, control_fC=4.0,
-                                  keeper_switch_pC=KEEPER_SWITCH_PC, keeper_control_fC=KEEPER_CONTROL_FC,
+                                  keeper_switch_pC=5.77, keeper_control_fC=3.1,
                                   source="fitted on characterisation/presim_reference_tt_yes_only.json "
                                          "(first 25 utterances, schematic, tt, 27 °C) and single-cell SPICE runs; "
                                          "keeper terms on the 2 µm design's runs with and without keepers")

@@ -502,14 +502,21 @@ def checkpoint_score(metrics: dict, select: str) -> float:
     return min(chips, metrics["accuracy"]) if select == "floor" else chips
 
 
+def validation_chips(model: BMRUNet, stats: MismatchStats, quantised: bool, chips: int, seed: int):
+    """The ``chips`` fixed chips of ``seed`` that :func:`evaluate_chips` averages over, one gains
+    dict at a time."""
+    rng = np.random.default_rng([seed, 7])
+    for _ in range(chips):
+        yield chip_gains(model, stats, quantised, rng)
+
+
 @torch.no_grad()
 def evaluate_chips(model: BMRUNet, x: np.ndarray, y: np.ndarray, quantised: bool, stats: MismatchStats,
                    chips: int, seed: int) -> dict:
     """Mean and 5th percentile of the validation accuracy over ``chips`` chips drawn from ``seed``
     (the same chips at every evaluation, so that checkpoints compare like with like)."""
-    rng = np.random.default_rng([seed, 7])
-    accuracies = [evaluate(model, x, y, quantised, gains=chip_gains(model, stats, quantised, rng))["accuracy"]
-                  for _ in range(chips)]
+    accuracies = [evaluate(model, x, y, quantised, gains=gains)["accuracy"]
+                  for gains in validation_chips(model, stats, quantised, chips, seed)]
     return {"mean": float(np.mean(accuracies)), "p5": float(np.percentile(accuracies, 5))}
 
 
